@@ -1,0 +1,39 @@
+"""The Kubernetes API calls the sweeper makes, as RBAC rules.
+
+This table is the single source of truth for `deploy/cronjob.yaml`: a test checks that
+the ClusterRole and Role there grant exactly these verbs and nothing more, and the
+end-to-end suite checks that every call the sweeper makes is covered by them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FOREMAN_GROUP = "foreman.llmkube.dev"
+LEASE_NAME = "foreman-pr-sweeper"
+
+
+@dataclass(frozen=True)
+class Permission:
+    api_group: str
+    resource: str
+    verbs: frozenset[str]
+    # Empty means "any name". RBAC cannot restrict `create` by name.
+    resource_names: tuple[str, ...] = ()
+    # True: granted only in the namespace holding the run lock (a Role), else cluster-wide.
+    lock_namespace_only: bool = False
+
+
+PERMISSIONS: tuple[Permission, ...] = (
+    Permission(FOREMAN_GROUP, "workloads", frozenset({"get", "list", "patch"})),
+    Permission(FOREMAN_GROUP, "agentictasks", frozenset({"list"})),
+    Permission("", "events", frozenset({"create"})),
+    Permission(
+        "coordination.k8s.io",
+        "leases",
+        frozenset({"get", "update"}),
+        resource_names=(LEASE_NAME,),
+        lock_namespace_only=True,
+    ),
+    Permission("coordination.k8s.io", "leases", frozenset({"create"}), lock_namespace_only=True),
+)
