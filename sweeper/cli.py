@@ -1,0 +1,238 @@
+"""Command line: flags (each with an environment variable; flags win), checks, one pass."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from sweeper import __version__
+from sweeper.errors import KubeError
+from sweeper.github import GitHub, GitHubError, RateLimited, Unauthorized
+from sweeper.report import configure
+from sweeper.settings import ConfigError, Settings, build
+from sweeper.sweep import run_sweep
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+DESCRIPTION = """\
+Open the missing pull requests of Completed LLMKube Foreman Workloads, exactly once.
+
+Lists Completed Workloads without a recorded PR, matches each issue to its reviewed,
+pushed branch, and opens every missing PR in one idempotent pass; records each PR in
+the annotation pr-sweeper.foreman.llmkube.dev/pull-requests and as an Event.
+"""
+
+EPILOG = """\
+environment: every flag has a variable (shown in brackets); flags win.
+  GITHUB_TOKEN holds the token unless --github-token-file is given.
+  Cluster access: in-cluster config inside a pod, else KUBECONFIG or ~/.kube/config.
+
+exit codes:
+  0  the pass ran and nothing failed (also: another run holds the lock)
+  1  the pass ran and at least one item failed; the rest still ran
+  2  configuration, authentication or cluster error before the pass; nothing was done
+"""
+
+
+def _env_list(env: Mapping[str, str], name: str) -> list[str]:
+    return [v.strip() for v in env.get(name, "").split(",") if v.strip()]
+
+
+def _env_bool(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="foreman-pr-sweeper",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = p.add_argument
+    add(
+        "--namespace",
+        action="append",
+        metavar="NS",
+        dest="namespaces",
+        help="namespace to sweep; repeatable; default all [SWEEPER_NAMESPACES, comma-separated]",
+    )
+    add(
+        "--selector",
+        default=env.get("SWEEPER_SELECTOR"),
+        help="label selector on Workloads [SWEEPER_SELECTOR]",
+    )
+    add(
+        "--github-token-file",
+        metavar="PATH",
+        default=env.get("GITHUB_TOKEN_FILE"),
+        help="file holding the GitHub token, e.g. a mounted Secret [GITHUB_TOKEN_FILE]",
+    )
+    add(
+        "--github-api-url",
+        metavar="URL",
+        default=env.get("GITHUB_API_URL", "https://api.github.com"),
+        help="GitHub API root; GitHub Enterprise: https://HOST/api/v3 [GITHUB_API_URL]",
+    )
+    add(
+        "--dry-run",
+        action="store_true",
+        default=_env_bool(env, "SWEEPER_DRY_RUN"),
+        help="decide and report everything, write nothing anywhere [SWEEPER_DRY_RUN=true]",
+    )
+    add(
+        "--min-age",
+        metavar="DURATION",
+        default=env.get("SWEEPER_MIN_AGE", "10m"),
+        help="skip Workloads completed less than this ago, e.g. 10m, 1h30m (default 10m) "
+        "[SWEEPER_MIN_AGE]",
+    )
+    add(
+        "--head-owner",
+        metavar="OWNER",
+        default=env.get("SWEEPER_HEAD_OWNER"),
+        help="owner of the fork coders push to; PR heads become OWNER:branch [SWEEPER_HEAD_OWNER]",
+    )
+    add(
+        "--allow-repo",
+        action="append",
+        metavar="OWNER/NAME",
+        dest="allow_repos",
+        help="only open PRs on these repositories (OWNER/NAME or OWNER/*); repeatable; "
+        "default any [SWEEPER_ALLOW_REPOS, comma-separated]",
+    )
+    add(
+        "--write-interval",
+        type=float,
+        metavar="SECONDS",
+        default=float(env.get("SWEEPER_WRITE_INTERVAL", "1.0")),
+        help="pause between GitHub writes (default 1.0) [SWEEPER_WRITE_INTERVAL]",
+    )
+    add(
+        "--max-create",
+        type=int,
+        metavar="N",
+        default=int(env.get("SWEEPER_MAX_CREATE", "50")),
+        help="PRs to open at most per run; the rest are deferred (default 50) [SWEEPER_MAX_CREATE]",
+    )
+    add(
+        "--page-size",
+        type=int,
+        metavar="N",
+        default=int(env.get("SWEEPER_PAGE_SIZE", "500")),
+        help="Workloads per list call (default 500) [SWEEPER_PAGE_SIZE]",
+    )
+    add(
+        "--lock-namespace",
+        metavar="NS",
+        default=env.get("SWEEPER_LOCK_NAMESPACE"),
+        help="namespace of the run-lock Lease (default: the pod's namespace, else default) "
+        "[SWEEPER_LOCK_NAMESPACE]",
+    )
+    add(
+        "--lock-name",
+        metavar="NAME",
+        default=env.get("SWEEPER_LOCK_NAME", "foreman-pr-sweeper"),
+        help="name of the run-lock Lease (default foreman-pr-sweeper) [SWEEPER_LOCK_NAME]",
+    )
+    add(
+        "--no-lock",
+        action="store_true",
+        default=_env_bool(env, "SWEEPER_NO_LOCK"),
+        help="do not take the run lock (only when nothing else can run at once) "
+        "[SWEEPER_NO_LOCK=true]",
+    )
+    add(
+        "--kubeconfig",
+        metavar="PATH",
+        default=env.get("KUBECONFIG") or None,
+        help="kubeconfig file (default: in-cluster, else ~/.kube/config) [KUBECONFIG]",
+    )
+    add(
+        "--log-format",
+        choices=("auto", "json", "console"),
+        default=env.get("SWEEPER_LOG_FORMAT", "auto"),
+        help="auto: JSON unless stdout is a terminal [SWEEPER_LOG_FORMAT]",
+    )
+    add("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def settings_from(
+    argv: Sequence[str] | None, env: Mapping[str, str]
+) -> tuple[Settings, str | None]:
+    try:
+        args = parser(env).parse_args(argv)
+    except ValueError as err:  # a malformed numeric environment variable
+        raise ConfigError(f"bad environment value: {err}") from None
+    settings = build(
+        namespaces=args.namespaces or _env_list(env, "SWEEPER_NAMESPACES"),
+        selector=args.selector,
+        github_api_url=args.github_api_url,
+        token_file=args.github_token_file,
+        dry_run=args.dry_run,
+        min_age=args.min_age,
+        head_owner=args.head_owner,
+        allow_repos=args.allow_repos or _env_list(env, "SWEEPER_ALLOW_REPOS"),
+        log_format=args.log_format,
+        write_interval_s=args.write_interval,
+        max_create=args.max_create,
+        page_size=args.page_size,
+        lock_namespace=args.lock_namespace,
+        lock_name=args.lock_name,
+        use_lock=not args.no_lock,
+        env=env,
+    )
+    return settings, args.kubeconfig
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    try:
+        settings, kubeconfig = settings_from(argv, env)
+    except ConfigError as err:
+        log = configure(env.get("SWEEPER_LOG_FORMAT", "auto"))
+        log.error("sweep.config_error", reason="config", detail=str(err))
+        return EXIT_CONFIG
+    log = configure(settings.log_format, secrets=(settings.github_token,))
+    log.info(
+        "sweep.started",
+        version=__version__,
+        settings=settings.public(),
+        **(
+            {}
+            if settings.allow_repos
+            else {"warning": "no --allow-repo: any repository may get PRs"}
+        ),
+    )
+    from sweeper.kube import connect  # the client is slow to import; --help never needs it
+
+    github = GitHub(
+        settings.github_api_url, settings.github_token, settings.tunables, settings.write_interval_s
+    )
+    try:
+        kube = connect(kubeconfig)
+        kube.check(settings.namespaces)
+        github.check_token()
+    except KubeError as err:
+        log.error("sweep.config_error", reason="cluster", detail=str(err))
+        return EXIT_CONFIG
+    except Unauthorized as err:
+        log.error("sweep.config_error", reason="github-auth", detail=str(err))
+        return EXIT_CONFIG
+    except (RateLimited, GitHubError) as err:
+        log.error("sweep.config_error", reason="github-unreachable", detail=str(err))
+        return EXIT_CONFIG
+    try:
+        return run_sweep(settings, kube, github, log).exit_code
+    except KubeError as err:
+        log.error("sweep.aborted", reason="cluster", detail=str(err))
+        return EXIT_FAILED
+    finally:
+        github.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,383 @@
+"""The decision for one Workload, as pure functions over plain data.
+
+Read top to bottom, this module is the whole policy of the sweeper: which listed
+Workloads are looked at (`triage`), which of their branches deserve a pull request and
+which are skipped and why (`plan_workload`), and what to do once GitHub's view of the
+branch is known (`decide_remote`). Every rung of each ladder returns a named reason.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sweeper.model import InvalidInput, Record, Role, Task, Workload, parse_task
+from sweeper.outcomes import SETTLED_SKIPS, Outcome, Reason, WorkloadSkip
+
+
+@dataclass(frozen=True)
+class Policy:
+    min_age: timedelta
+    head_owner: str | None = None
+    # OWNER/NAME or OWNER/* patterns; empty allows every repository.
+    allow_repos: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One branch of a Workload, as its final round of tasks left it."""
+
+    repo: str
+    name: str
+    issue: int
+    base: str | None
+    reviewed_sha: str | None
+    coder: Task
+    verifiers: tuple[Task, ...]
+    reviewers: tuple[Task, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A final word on one branch; `record` says whether it goes into the annotation."""
+
+    repo: str | None
+    branch: str | None
+    issue: int | None
+    sha: str | None
+    outcome: Outcome
+    reason: Reason
+    detail: str
+    pr_url: str | None = None
+    pr_number: int | None = None
+
+    @property
+    def record(self) -> bool:
+        return self.branch is not None and (
+            self.outcome in (Outcome.OPENED, Outcome.ADOPTED)
+            or self.reason is Reason.CLOSED_BY_HUMAN
+        )
+
+    @property
+    def settles(self) -> bool:
+        """True when only a change of the Workload could change this decision."""
+        return self.outcome in (Outcome.OPENED, Outcome.ADOPTED) or (
+            self.outcome is Outcome.SKIPPED and self.reason in SETTLED_SKIPS
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A branch that passed review and has no recorded PR: GitHub must be asked."""
+
+    branch: Branch
+    head_owner: str
+    note: str
+
+    @property
+    def head(self) -> str:
+        return f"{self.head_owner}:{self.branch.name}"
+
+    @property
+    def head_repo(self) -> str:
+        return f"{self.head_owner}/{self.branch.repo.split('/', 1)[1]}"
+
+
+@dataclass(frozen=True)
+class Pull:
+    """An existing pull request for a head, as GitHub lists it."""
+
+    number: int
+    url: str
+    state: str
+    merged: bool
+    head_sha: str | None
+
+
+@dataclass(frozen=True)
+class Open:
+    """Open a new pull request for this candidate."""
+
+    candidate: Candidate
+    reason: Reason
+    detail: str
+
+
+Plan = Decision | Candidate
+
+
+# ---------------------------------------------------------------- which Workloads
+
+
+def triage(workload: Workload, now: datetime, policy: Policy) -> WorkloadSkip | None:
+    """Whether a listed Workload is worth reading tasks for, or why not."""
+    if workload.phase != "Completed":
+        return WorkloadSkip.NOT_COMPLETED
+    if workload.settled is not None and workload.settled == workload.fingerprint:
+        return WorkloadSkip.SETTLED
+    if workload.completed_at is not None and now - workload.completed_at < policy.min_age:
+        return WorkloadSkip.TOO_YOUNG
+    return None
+
+
+def repo_allowed(repo: str, patterns: Sequence[str]) -> bool:
+    if not patterns:
+        return True
+    return any(fnmatch.fnmatchcase(repo.lower(), p.lower()) for p in patterns)
+
+
+# ---------------------------------------------------------------- which branches
+
+
+def plan_workload(workload: Workload, raw_tasks: Iterable[Any], policy: Policy) -> list[Plan]:
+    """Every branch of a Completed Workload, each decided or made a candidate."""
+    groups: dict[tuple[str, str], list[Task]] = defaultdict(list)
+    broken: dict[tuple[str, str] | None, str] = {}
+    for raw in raw_tasks:
+        try:
+            task = parse_task(raw)
+        except InvalidInput as err:
+            broken.setdefault(_raw_branch_key(raw), str(err))
+            continue
+        groups[(task.repo, task.branch)].append(task)
+    if None in broken:
+        # A task we cannot place might be the NO-GO of any branch: judge none of them.
+        detail = f"cannot tell which branch a task belongs to: {broken[None]}"
+        keys = sorted(groups) or [None]
+        return [_invalid(key, detail) for key in keys]
+    plans: list[Plan] = []
+    for key in sorted(set(groups) | {k for k in broken if k is not None}):
+        if key in broken:
+            plans.append(_invalid(key, broken[key]))
+        else:
+            plans.append(plan_branch(workload, groups[key], policy))
+    return plans
+
+
+def _raw_branch_key(raw: Any) -> tuple[str, str] | None:
+    payload = raw.get("spec", {}).get("payload") if isinstance(raw, Mapping) else None
+    if isinstance(payload, Mapping):
+        repo, branch = payload.get("repo"), payload.get("branch")
+        if isinstance(repo, str) and isinstance(branch, str) and repo and branch:
+            return (repo, branch)
+    return None
+
+
+def _invalid(key: tuple[str, str] | None, detail: str) -> Decision:
+    repo, branch = key if key else (None, None)
+    return Decision(repo, branch, None, None, Outcome.SKIPPED, Reason.INVALID_INPUT, detail)
+
+
+def plan_branch(workload: Workload, tasks: Sequence[Task], policy: Policy) -> Plan:
+    """The ladder for one branch: eligibility, then what is already recorded."""
+    repo, name = tasks[0].repo, tasks[0].branch
+    final_round = max(t.round for t in tasks)
+    final = [t for t in tasks if t.round == final_round]
+    coders = [t for t in final if t.role is Role.CODER]
+    issue = next((t.issue for t in coders + list(tasks) if t.issue is not None), None)
+
+    def skip(reason: Reason, detail: str, sha: str | None = None) -> Decision:
+        return Decision(repo, name, issue, sha, Outcome.SKIPPED, reason, detail)
+
+    if _opted_out(workload, tasks, repo, name):
+        return skip(Reason.OPTED_OUT, _opt_out_detail(workload))
+    if len(coders) != 1:
+        return skip(Reason.INVALID_INPUT, f"{len(coders)} coder tasks in round {final_round}")
+    coder = coders[0]
+    if issue is None:
+        return skip(Reason.INVALID_INPUT, f"{coder.name}: no issue number")
+    if (coder.outcome or "").upper() == "ALREADY-RESOLVED":
+        return skip(Reason.ALREADY_RESOLVED, f"{coder.name} found the issue already fixed")
+    if not _on_target(coder, "GO"):
+        return skip(
+            Reason.CODER_NOT_ON_TARGET, f"{coder.name} is {coder.phase}/{coder.verdict}", None
+        )
+    sha = coder.commit_sha
+    verifiers = tuple(t for t in final if t.role is Role.VERIFY)
+    failed_gate = [t for t in verifiers if not _on_target(t, "GATE-PASS")]
+    if failed_gate:
+        return skip(Reason.GATE_NOT_PASSED, _verdicts(failed_gate), sha)
+    reviewers = tuple(sorted((t for t in final if t.role is Role.REVIEW), key=lambda t: t.step))
+    not_go = [t for t in reviewers if not _on_target(t, "GO")]
+    if not_go:
+        return skip(Reason.REVIEW_NOT_GO, _verdicts(not_go), sha)
+    if not repo_allowed(repo, policy.allow_repos):
+        return skip(Reason.REPO_NOT_ALLOWED, f"{repo} is not in --allow-repo", sha)
+
+    branch = Branch(repo, name, issue, coder.base_branch, sha, coder, verifiers, reviewers)
+    recorded = _recorded(workload.records.get(name), branch)
+    if recorded is not None:
+        return recorded
+    adopted = _foreman_opened(branch)
+    if adopted is not None:
+        return adopted
+    return Candidate(branch, policy.head_owner or repo.split("/", 1)[0], _candidate_note(branch))
+
+
+def _on_target(task: Task, verdict: str) -> bool:
+    return task.phase == "Succeeded" and task.verdict == verdict
+
+
+def _verdicts(tasks: Iterable[Task]) -> str:
+    return ", ".join(f"{t.name} is {t.phase}/{t.verdict}" for t in tasks)
+
+
+def _opted_out(workload: Workload, tasks: Sequence[Task], repo: str, name: str) -> bool:
+    if workload.pipeline_pr_branches is None:
+        return workload.open_pull_request is False
+    if (repo, name) in workload.pipeline_pr_branches:
+        return False
+    return not any(t.role is Role.REVIEW and t.open_pull_request for t in tasks)
+
+
+def _opt_out_detail(workload: Workload) -> str:
+    if workload.pipeline_pr_branches is None:
+        return "spec.openPullRequest is false"
+    return "no review step for this branch sets payload.openPullRequest"
+
+
+def _recorded(record: Record | None, branch: Branch) -> Decision | None:
+    if record is None or record.repo != branch.repo or record.sha != branch.reviewed_sha:
+        return None
+    if record.url is None and record.reason != Reason.CLOSED_BY_HUMAN:
+        return None
+    return Decision(
+        branch.repo,
+        branch.name,
+        branch.issue,
+        branch.reviewed_sha,
+        Outcome.SKIPPED,
+        Reason.ALREADY_RECORDED,
+        f"annotation records {record.outcome} ({record.reason}) at this SHA",
+        record.url,
+        record.number,
+    )
+
+
+_PULL_URL = re.compile(r"^https://[^\s/]+/[^\s]+/pull/(?P<number>[0-9]{1,9})/?$")
+
+
+def _foreman_opened(branch: Branch) -> Decision | None:
+    for review in branch.reviewers:
+        match = _PULL_URL.match(review.pull_request_url or "")
+        if match:
+            return Decision(
+                branch.repo,
+                branch.name,
+                branch.issue,
+                branch.reviewed_sha,
+                Outcome.ADOPTED,
+                Reason.FOREMAN_OPENED,
+                f"{review.name} recorded the PR Foreman opened",
+                review.pull_request_url,
+                int(match["number"]),
+            )
+    return None
+
+
+def _candidate_note(branch: Branch) -> str:
+    notes = []
+    if branch.reviewed_sha is None:
+        notes.append(f"{branch.coder.name} recorded no commitSHA; the branch head is trusted")
+    errors = [r for r in branch.reviewers if r.pull_request_error]
+    if errors:
+        notes.append(f"Foreman's own PR call failed in {errors[0].name}")
+    for review in branch.reviewers:
+        if review.pull_request_url and not _PULL_URL.match(review.pull_request_url):
+            notes.append(f"{review.name} has an unusable pullRequestURL")
+    return "; ".join(notes)
+
+
+# ---------------------------------------------------------------- what GitHub says
+
+
+def decide_remote(candidate: Candidate, head_sha: str | None, pulls: Sequence[Pull]) -> Plan | Open:
+    """Given the branch head (None: no such branch) and the PRs for its head."""
+    b = candidate.branch
+    reviewed = b.reviewed_sha
+
+    def decision(
+        outcome: Outcome, reason: Reason, detail: str, pull: Pull | None = None
+    ) -> Decision:
+        return Decision(
+            b.repo,
+            b.name,
+            b.issue,
+            reviewed or head_sha,
+            outcome,
+            reason,
+            _join(detail, candidate.note),
+            pull.url if pull else None,
+            pull.number if pull else None,
+        )
+
+    newest_first = sorted(pulls, key=lambda p: p.number, reverse=True)
+    for pull in newest_first:
+        if pull.state == "open":
+            return decision(Outcome.ADOPTED, Reason.OPEN_PR_EXISTS, f"#{pull.number} is open", pull)
+    for pull in newest_first:
+        if pull.merged:
+            return decision(
+                Outcome.ADOPTED, Reason.MERGED_PR_EXISTS, f"#{pull.number} was merged", pull
+            )
+    closed_at_reviewed = [p for p in newest_first if reviewed and p.head_sha == reviewed]
+    if closed_at_reviewed:
+        pull = closed_at_reviewed[0]
+        return decision(
+            Outcome.SKIPPED,
+            Reason.CLOSED_BY_HUMAN,
+            f"#{pull.number} was closed unmerged at the reviewed SHA",
+            pull,
+        )
+    if head_sha is None:
+        return decision(
+            Outcome.SKIPPED, Reason.BRANCH_MISSING, f"no branch on {candidate.head_repo}"
+        )
+    if reviewed is not None and head_sha != reviewed:
+        return decision(
+            Outcome.SKIPPED,
+            Reason.HEAD_MOVED,
+            f"branch head {head_sha[:12]} is not the reviewed {reviewed[:12]}",
+        )
+    if newest_first:
+        return Open(
+            candidate,
+            Reason.NEW_WORK_AFTER_CLOSE,
+            _join(f"#{newest_first[0].number} was closed at an older SHA", candidate.note),
+        )
+    return Open(candidate, Reason.MISSING_PR, _join("no PR for this head", candidate.note))
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+# ---------------------------------------------------------------- recording
+
+
+def merged_records(
+    existing: Mapping[str, Record], decisions: Iterable[Decision]
+) -> dict[str, Record]:
+    """The annotation after this run: earlier entries, overwritten by today's records."""
+    records = dict(existing)
+    for d in decisions:
+        if d.record and d.branch is not None and d.repo is not None:
+            records[d.branch] = Record(
+                repo=d.repo,
+                url=d.pr_url,
+                number=d.pr_number,
+                sha=d.sha,
+                outcome=str(d.outcome),
+                reason=str(d.reason),
+            )
+    return records
+
+
+def settles(decisions: Sequence[Decision]) -> bool:
+    """A Workload is settled when no branch of it could change without Foreman."""
+    return all(d.settles for d in decisions)

@@ -1,0 +1,406 @@
+"""The GitHub adapter: the only module that speaks HTTP to GitHub.
+
+Parsing a response into data (errors, rate-limit state, pull requests) is pure; only
+`GitHub._send` touches the network. Reads are retried on the transport for 5xx and
+connection errors; writes are never retried blindly and never follow redirects.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from sweeper import __version__
+from sweeper.core import Pull
+from sweeper.settings import Tunables
+
+API_VERSION = "2022-11-28"
+USER_AGENT = f"foreman-pr-sweeper/{__version__}"
+PER_PAGE = 100
+
+
+class GitHubError(Exception):
+    """Any GitHub failure. Messages carry GitHub's text, never a request header."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Unauthorized(GitHubError):
+    pass
+
+
+class PermissionDenied(GitHubError):
+    pass
+
+
+class NotFound(GitHubError):
+    pass
+
+
+class Transient(GitHubError):
+    """5xx, timeout or connection failure: for a write, the outcome is unknown."""
+
+
+class RateLimited(GitHubError):
+    def __init__(self, message: str, status: int | None, secondary: bool) -> None:
+        super().__init__(message, status)
+        self.secondary = secondary
+
+
+class Rejection(StrEnum):
+    ALREADY_EXISTS = "already-exists"
+    NO_COMMITS = "no-commits"
+    INVALID_HEAD = "invalid-head"
+    INVALID_BASE = "invalid-base"
+    DRAFTS_UNSUPPORTED = "drafts-unsupported"
+    OTHER = "other"
+
+
+class ValidationFailed(GitHubError):
+    def __init__(self, message: str, kind: Rejection) -> None:
+        super().__init__(message, 422)
+        self.kind = kind
+
+
+# ---------------------------------------------------------------- pure parsing
+
+
+def classify_422(body: Any) -> tuple[Rejection, str]:
+    """GitHub's 422 on creating a pull request, as one named kind and a message."""
+    if not isinstance(body, Mapping):
+        return Rejection.OTHER, "Validation Failed"
+    message = str(body.get("message") or "Validation Failed")
+    if "draft pull requests are not supported" in message.lower():
+        return Rejection.DRAFTS_UNSUPPORTED, message
+    errors = body.get("errors") if isinstance(body.get("errors"), list) else []
+    for err in errors:
+        if not isinstance(err, Mapping):
+            continue
+        text = str(err.get("message") or "")
+        if text.startswith("A pull request already exists"):
+            return Rejection.ALREADY_EXISTS, text
+        if text.startswith("No commits between"):
+            return Rejection.NO_COMMITS, text
+        if err.get("field") == "head" and err.get("code") == "invalid":
+            return Rejection.INVALID_HEAD, "head is invalid"
+        if err.get("field") == "base" and err.get("code") == "invalid":
+            return Rejection.INVALID_BASE, "base is invalid"
+    details = "; ".join(
+        str(e.get("message") or e.get("code")) for e in errors if isinstance(e, Mapping)
+    )
+    return Rejection.OTHER, f"{message}: {details}" if details else message
+
+
+def parse_pull(item: Any) -> Pull | None:
+    """A list or single PR object; merged means `merged_at` is set (lists have no `merged`)."""
+    if not isinstance(item, Mapping):
+        return None
+    number, url = item.get("number"), item.get("html_url")
+    if not isinstance(number, int) or not isinstance(url, str):
+        return None
+    head = item.get("head") if isinstance(item.get("head"), Mapping) else {}
+    sha = head.get("sha")
+    return Pull(
+        number=number,
+        url=url,
+        state=str(item.get("state")),
+        merged=bool(item.get("merged_at")) or item.get("merged") is True,
+        head_sha=sha if isinstance(sha, str) else None,
+    )
+
+
+def _message(body: Any, status: int) -> str:
+    if isinstance(body, Mapping) and body.get("message"):
+        return str(body["message"])[:500]
+    return f"HTTP {status}"
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    try:
+        return int(headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def is_secondary_limit(status: int, headers: Mapping[str, str], body: Any) -> bool:
+    text = _message(body, status).lower()
+    return status in (403, 429) and ("secondary rate limit" in text or "retry-after" in headers)
+
+
+def is_primary_limit(status: int, headers: Mapping[str, str]) -> bool:
+    return status in (403, 429) and headers.get("x-ratelimit-remaining") == "0"
+
+
+# ---------------------------------------------------------------- the client
+
+
+@dataclass
+class _Limits:
+    remaining: int | None = None
+    reset_at: float | None = None
+    secondary_hits: int = 0
+    last_write: float = 0.0
+
+
+class GitHub:
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        tunables: Tunables | None = None,
+        write_interval_s: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self._origin = urlsplit(self.api_url)[:2]
+        self._t = tunables = tunables or Tunables()
+        self._write_interval = write_interval_s
+        self._sleep, self._clock = sleep, clock
+        self._limits = _Limits()
+        self.calls: Counter[str] = Counter()
+        self._session = requests.Session()
+        self._session.headers.update(
+            {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": USER_AGENT,
+            }
+        )
+        retry = Retry(
+            total=tunables.read_retries,
+            backoff_factor=tunables.retry_backoff_s,
+            backoff_max=10,
+            status_forcelist=(500, 502, 503, 504),
+            allowed_methods=frozenset({"GET"}),
+            raise_on_status=False,
+            respect_retry_after_header=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._default_branches: dict[str, str] = {}
+        self._heads: dict[tuple[str, str], dict[str, str]] = {}
+
+    def close(self) -> None:
+        self._session.close()
+
+    # ------------------------------------------------------------ reads
+
+    def check_token(self) -> None:
+        """One authenticated call that works for every token kind and costs no quota."""
+        self._send("GET", "/rate_limit")
+
+    def default_branch(self, repo: str) -> str:
+        if repo not in self._default_branches:
+            body = self._send("GET", f"/repos/{repo}")
+            branch = body.get("default_branch") if isinstance(body, Mapping) else None
+            if not isinstance(branch, str) or not branch:
+                raise GitHubError(f"{repo} reports no default branch")
+            self._default_branches[repo] = branch
+        return self._default_branches[repo]
+
+    def branch_head(self, repo: str, branch: str) -> str | None:
+        """The branch's head SHA, from one listing per repository and branch prefix."""
+        prefix = branch.split("/", 1)[0] + "/" if "/" in branch else None
+        if prefix is None:
+            try:
+                body = self._send(
+                    "GET", f"/repos/{repo}/git/ref/{quote('heads/' + branch, safe='')}"
+                )
+            except NotFound:
+                return None
+            return _ref_sha(body)
+        key = (repo, prefix)
+        if key not in self._heads:
+            self._heads[key] = self._list_heads(repo, prefix)
+        return self._heads[key].get(branch)
+
+    def _list_heads(self, repo: str, prefix: str) -> dict[str, str]:
+        heads: dict[str, str] = {}
+        path = f"/repos/{repo}/git/matching-refs/{quote('heads/' + prefix, safe='')}"
+        try:
+            for item in self._pages(path, {"per_page": PER_PAGE}):
+                ref = item.get("ref") if isinstance(item, Mapping) else None
+                sha = _ref_sha(item)
+                if isinstance(ref, str) and ref.startswith("refs/heads/") and sha:
+                    heads[ref.removeprefix("refs/heads/")] = sha
+        except NotFound:
+            pass  # an empty repository, or no such head repository: no branches
+        return heads
+
+    def pulls_for_head(self, repo: str, head: str) -> list[Pull]:
+        """Every PR of `repo` whose head is `owner:branch` (the owner prefix is required)."""
+        params = {"state": "all", "head": head, "per_page": PER_PAGE}
+        pulls = (parse_pull(item) for item in self._pages(f"/repos/{repo}/pulls", params))
+        return [p for p in pulls if p is not None]
+
+    def commit_message(self, repo: str, ref: str) -> str | None:
+        try:
+            body = self._send("GET", f"/repos/{repo}/commits/{quote(ref, safe='')}")
+        except NotFound:
+            return None
+        message = body.get("commit", {}).get("message") if isinstance(body, Mapping) else None
+        return message if isinstance(message, str) else None
+
+    # ------------------------------------------------------------ writes
+
+    def create_pull(self, repo: str, head: str, base: str, title: str, body: str) -> Pull:
+        """POST once. A lost answer raises Transient: the caller re-checks by head."""
+        payload = {"title": title, "head": head, "base": base, "body": body}
+        created = parse_pull(self._send("POST", f"/repos/{repo}/pulls", json=payload))
+        if created is None:
+            raise GitHubError("GitHub answered the create without a pull request")
+        return created
+
+    # ------------------------------------------------------------ transport
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[Any]:
+        url: str | None = self.api_url + path
+        query: dict[str, Any] | None = params
+        while url:
+            response = self._request("GET", url, params=query)
+            body = _json(response)
+            if not isinstance(body, list):
+                raise GitHubError(f"GET {path} did not answer a list")
+            yield from body
+            url = response.links.get("next", {}).get("url")
+            query = None  # the next link carries the query
+            if url and urlsplit(url)[:2] != self._origin:
+                raise GitHubError("pagination link points to another host; not followed")
+
+    def _send(self, method: str, path: str, json: Any = None) -> Any:
+        return _json(self._request(method, self.api_url + path, json=json))
+
+    def _request(
+        self, method: str, url: str, params: Mapping[str, Any] | None = None, json: Any = None
+    ) -> requests.Response:
+        writing = method != "GET"
+        for attempt in range(2):
+            self._wait_for_primary_reset()
+            if writing:
+                self._pace_write()
+            self.calls["write" if writing else "read"] += 1
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    timeout=(self._t.connect_timeout_s, self._t.read_timeout_s),
+                    allow_redirects=not writing,
+                )
+            except requests.RequestException as err:
+                raise Transient(f"{method} {_path(url)}: {type(err).__name__}") from None
+            self._note_limits(response.headers)
+            if response.status_code < 300:
+                return response
+            if attempt or not self._limited_and_waited(response):
+                break
+        raise self._error(method, url, response)
+
+    def _error(self, method: str, url: str, response: requests.Response) -> GitHubError:
+        status, body = response.status_code, _json(response, strict=False)
+        where = f"{method} {_path(url)}"
+        message = f"{where}: {_message(body, status)}"
+        if status == 401:
+            return Unauthorized(message, status)
+        if is_primary_limit(status, response.headers) or is_secondary_limit(
+            status, response.headers, body
+        ):
+            return RateLimited(
+                message, status, secondary=not is_primary_limit(status, response.headers)
+            )
+        if status == 403:
+            return PermissionDenied(message, status)
+        if status == 404:
+            return NotFound(message, status)
+        if status == 422:
+            kind, text = classify_422(body)
+            return ValidationFailed(f"{where}: {text}", kind)
+        if status >= 500:
+            return Transient(message, status)
+        return GitHubError(
+            message if status < 300 or status >= 400 else f"{where}: redirect", status
+        )
+
+    def _limited_and_waited(self, response: requests.Response) -> bool:
+        """On a rate limit GitHub did nothing, so one wait and retry is safe, even for a POST."""
+        status, headers = response.status_code, response.headers
+        if is_primary_limit(status, headers):
+            wait = self._until_reset()
+            if wait is None or wait > self._t.max_rate_wait_s:
+                return False
+            self._sleep(wait)
+            return True
+        if not is_secondary_limit(status, headers, _json(response, strict=False)):
+            return False
+        self._limits.secondary_hits += 1
+        if self._limits.secondary_hits > 1:
+            return False  # repeated hits: stop, as GitHub asks, before the token is banned
+        wait = _header_int(headers, "retry-after") or self._t.secondary_wait_s
+        if wait > self._t.max_rate_wait_s:
+            return False
+        self._sleep(wait)
+        return True
+
+    def _note_limits(self, headers: Mapping[str, str]) -> None:
+        remaining = _header_int(headers, "x-ratelimit-remaining")
+        if remaining is not None and headers.get("x-ratelimit-resource", "core") == "core":
+            self._limits.remaining = remaining
+            self._limits.reset_at = _header_int(headers, "x-ratelimit-reset")
+
+    def _until_reset(self) -> float | None:
+        reset_at = self._limits.reset_at
+        return None if reset_at is None else max(0.0, reset_at - self._clock() + 1)
+
+    def _wait_for_primary_reset(self) -> None:
+        """Before a request: an exhausted quota is waited out if the reset is near, else fatal."""
+        if self._limits.remaining != 0:
+            return
+        wait = self._until_reset()
+        if wait is None or wait > self._t.max_rate_wait_s:
+            raise RateLimited("primary rate limit exhausted until reset", None, secondary=False)
+        self._sleep(wait)
+        self._limits.remaining = None
+
+    def _pace_write(self) -> None:
+        """At least `write_interval` between mutating requests, as GitHub asks."""
+        gap = self._clock() - self._limits.last_write
+        if gap < self._write_interval:
+            self._sleep(self._write_interval - gap)
+        self._limits.last_write = self._clock()
+
+
+def _ref_sha(item: Any) -> str | None:
+    sha = item.get("object", {}).get("sha") if isinstance(item, Mapping) else None
+    return sha if isinstance(sha, str) else None
+
+
+def _json(response: requests.Response, strict: bool = True) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        if strict:
+            raise GitHubError(
+                f"{_path(response.url)}: answer is not JSON", response.status_code
+            ) from None
+        return None
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path

@@ -1,0 +1,269 @@
+"""The Kubernetes adapter: the only module that imports the `kubernetes` client.
+
+Thin by design: list and read Foreman objects as plain dicts, merge-patch the sweeper's
+annotations with a resourceVersion precondition, create Events, and read or write the
+run lock's Lease. API errors become the typed errors below; no HTTP code leaves here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from sweeper.errors import AlreadyExists, Conflict, Expired, KubeError, NotFound, Unavailable
+from sweeper.model import GROUP, WORKLOAD_LABEL
+
+__all__ = [
+    "AlreadyExists",
+    "Conflict",
+    "Expired",
+    "Kube",
+    "KubeError",
+    "NotFound",
+    "Unavailable",
+    "connect",
+]
+
+VERSION = "v1alpha1"
+READ_ATTEMPTS = 3
+T = TypeVar("T")
+
+
+def connect(kubeconfig: str | None = None, timeout_s: float = 30.0) -> Kube:
+    """In-cluster config inside a pod, else KUBECONFIG or ~/.kube/config."""
+    try:
+        if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config()
+            api = client.ApiClient()
+        else:
+            api = config.new_client_from_config(config_file=kubeconfig)
+    except (ConfigException, OSError, ValueError, TypeError) as err:
+        raise KubeError(f"no usable cluster configuration: {err}") from None
+    return Kube(api, timeout_s)
+
+
+def _error(err: Exception, what: str) -> KubeError:
+    if isinstance(err, ApiException):
+        reason = ""
+        try:
+            body = json.loads(err.body or "{}")
+            reason = str(body.get("reason") or "")
+            message = str(body.get("message") or err.reason)
+        except (ValueError, AttributeError):
+            message = str(err.reason)
+        status = int(err.status or 0)
+        kind = {
+            409: AlreadyExists if reason == "AlreadyExists" else Conflict,
+            404: NotFound,
+            410: Expired,
+        }
+        cls = kind.get(status, Unavailable if status >= 500 or status == 429 else KubeError)
+        return cls(f"{what}: {status} {reason or message}"[:500], status, reason)
+    return Unavailable(f"{what}: {type(err).__name__}")
+
+
+def now_micro() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Kube:
+    def __init__(self, api: client.ApiClient, timeout_s: float = 30.0) -> None:
+        self._custom = client.CustomObjectsApi(api)
+        self._core = client.CoreV1Api(api)
+        self._coord = client.CoordinationV1Api(api)
+        self._timeout = timeout_s
+        self.calls: Counter[str] = Counter()
+
+    def _do(self, what: str, fn: Callable[[], T], retry: bool = False) -> T:
+        """One API call; reads are retried on 5xx and connection errors."""
+        for attempt in range(READ_ATTEMPTS if retry else 1):
+            self.calls[what.split(" ", 1)[0]] += 1
+            try:
+                return fn()
+            except (ApiException, urllib3.exceptions.HTTPError, OSError) as err:
+                error = _error(err, what)
+            if not isinstance(error, Unavailable) or attempt == READ_ATTEMPTS - 1:
+                break
+            time.sleep(0.2 * 2**attempt)
+        raise error
+
+    # ------------------------------------------------------------ workloads and tasks
+
+    def check(self, namespaces: tuple[str, ...]) -> None:
+        """One cheap list per scope: the cluster answers and lets us read Workloads."""
+        for namespace in namespaces or (None,):
+            kwargs: dict[str, Any] = {"limit": 1, "_request_timeout": self._timeout}
+            self._do(
+                "list workloads", lambda ns=namespace, kw=kwargs: self._list("workloads", ns, kw)
+            )
+
+    def workload_pages(
+        self, namespaces: tuple[str, ...], selector: str | None, page_size: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of Workloads; an expired `continue` restarts the listing (callers dedupe)."""
+        for namespace in namespaces or (None,):
+            yield from self._pages("workloads", namespace, selector, page_size)
+
+    def _pages(
+        self, plural: str, namespace: str | None, selector: str | None, page_size: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        token: str | None = None
+        restarts = 0
+        while True:
+            kwargs: dict[str, Any] = {"limit": page_size, "_request_timeout": self._timeout}
+            if selector:
+                kwargs["label_selector"] = selector
+            if token:
+                kwargs["_continue"] = token
+            try:
+                page = self._do(
+                    f"list {plural}", lambda kw=kwargs: self._list(plural, namespace, kw), True
+                )
+            except Expired:
+                restarts += 1
+                if restarts > 3:
+                    raise
+                token = None
+                continue
+            items = page.get("items") or []
+            yield [item for item in items if isinstance(item, dict)]
+            token = (page.get("metadata") or {}).get("continue") or None
+            if not token:
+                return
+
+    def _list(self, plural: str, namespace: str | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if namespace is None:
+            result = self._custom.list_cluster_custom_object(GROUP, VERSION, plural, **kwargs)
+        else:
+            result = self._custom.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, **kwargs
+            )
+        return result if isinstance(result, dict) else {}
+
+    def list_tasks(
+        self, namespace: str, workload: str, page_size: int = 500
+    ) -> list[dict[str, Any]]:
+        selector = f"{WORKLOAD_LABEL}={workload}"
+        return [
+            t for page in self._pages("agentictasks", namespace, selector, page_size) for t in page
+        ]
+
+    def get_workload(self, namespace: str, name: str) -> dict[str, Any]:
+        result = self._do(
+            "get workloads",
+            lambda: self._custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, "workloads", name, _request_timeout=self._timeout
+            ),
+            retry=True,
+        )
+        return result if isinstance(result, dict) else {}
+
+    def patch_annotations(
+        self,
+        namespace: str,
+        name: str,
+        resource_version: str,
+        annotations: Mapping[str, str | None],
+    ) -> None:
+        """Merge-patch annotations; a stale resourceVersion raises Conflict."""
+        body = {"metadata": {"resourceVersion": resource_version, "annotations": dict(annotations)}}
+        self._do(
+            "patch workloads",
+            lambda: self._custom.patch_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                namespace,
+                "workloads",
+                name,
+                body,
+                _content_type="application/merge-patch+json",
+                _request_timeout=self._timeout,
+            ),
+        )
+
+    # ------------------------------------------------------------ events
+
+    def create_event(
+        self, workload: Mapping[str, str], reason: str, message: str, kind: str = "Normal"
+    ) -> None:
+        stamp = now_micro()
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "generateName": f"{workload['name']}.",
+                "namespace": workload["namespace"],
+            },
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Workload",
+                "name": workload["name"],
+                "namespace": workload["namespace"],
+                "uid": workload["uid"],
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": kind,
+            "source": {"component": "foreman-pr-sweeper"},
+            "reportingComponent": "foreman-pr-sweeper",
+            "reportingInstance": os.environ.get("HOSTNAME", "foreman-pr-sweeper")[:128],
+            "firstTimestamp": stamp[:19] + "Z",
+            "lastTimestamp": stamp[:19] + "Z",
+            "count": 1,
+        }
+        self._do(
+            "create events",
+            lambda: self._core.create_namespaced_event(
+                workload["namespace"], body, _request_timeout=self._timeout
+            ),
+        )
+
+    # ------------------------------------------------------------ leases
+
+    def read_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            response = self._do(
+                "get leases",
+                lambda: self._coord.read_namespaced_lease(
+                    name, namespace, _preload_content=False, _request_timeout=self._timeout
+                ),
+                retry=True,
+            )
+        except NotFound:
+            return None
+        return _raw_json(response)
+
+    def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self._do(
+            "create leases",
+            lambda: self._coord.create_namespaced_lease(
+                namespace, body, _preload_content=False, _request_timeout=self._timeout
+            ),
+        )
+        return _raw_json(response)
+
+    def replace_lease(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self._do(
+            "update leases",
+            lambda: self._coord.replace_namespaced_lease(
+                name, namespace, body, _preload_content=False, _request_timeout=self._timeout
+            ),
+        )
+        return _raw_json(response)
+
+
+def _raw_json(response: Any) -> dict[str, Any]:
+    data = getattr(response, "data", response)
+    if isinstance(data, bytes | bytearray):
+        data = json.loads(data)
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,412 @@
+"""Plain data read from Foreman objects, and the strict parsing that produces it.
+
+Everything here is pure. Workloads and AgenticTasks can be shaped by anyone with create
+rights on them, so parsing never trusts a field: a value that is missing, of the wrong
+type or unsafe to put in a URL raises `InvalidInput` with a precise detail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+GROUP = "foreman.llmkube.dev"
+WORKLOAD_LABEL = "foreman.llmkube.dev/workload"
+STEP_LABEL = "foreman.llmkube.dev/step"
+RECORD_ANNOTATION = "pr-sweeper.foreman.llmkube.dev/pull-requests"
+SETTLED_ANNOTATION = "pr-sweeper.foreman.llmkube.dev/settled"
+
+MAX_ISSUE = 2**31 - 1
+MAX_BRANCH_LEN = 200
+_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_REPO_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+# Stricter than git-check-ref-format: Foreman never produces these, and each is a way to
+# smuggle a path, a query or a different ref into a GitHub URL.
+_BRANCH_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\%#\"'<>|{}`]")
+
+
+class InvalidInput(ValueError):
+    """A Foreman object field that cannot be used safely; the message is the detail."""
+
+
+class Role(StrEnum):
+    CODER = "coder"
+    VERIFY = "verify"
+    REVIEW = "review"
+    OTHER = "other"
+
+
+_ROLE_BY_KIND = {"issue-fix": Role.CODER, "verify": Role.VERIFY, "review": Role.REVIEW}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One branch's entry in the sweeper's annotation."""
+
+    repo: str
+    url: str | None
+    number: int | None
+    sha: str | None
+    outcome: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Workload:
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    phase: str | None
+    completed_at: datetime | None
+    open_pull_request: bool | None
+    # (repo, branch) pairs of explicit-pipeline review steps that ask for a PR; None in
+    # issue-batch mode.
+    pipeline_pr_branches: frozenset[tuple[str, str]] | None
+    records: Mapping[str, Record]
+    settled: str | None
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str
+    area: str
+    message: str
+    file: str | None
+    line: int | None
+    suggestion: str | None
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    step: str
+    role: Role
+    round: int
+    repo: str
+    branch: str
+    issue: int | None
+    base_branch: str | None
+    open_pull_request: bool | None
+    phase: str | None
+    verdict: str | None
+    commit_sha: str | None
+    finished_at: datetime | None
+    transcript_ref: str | None
+    summary: str
+    pr_body: str | None
+    outcome: str | None
+    pull_request_url: str | None
+    pull_request_error: str | None
+    findings: tuple[Finding, ...]
+
+
+# ---------------------------------------------------------------- field readers
+
+
+def _get(obj: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _opt_str(value: Any, what: str, max_len: int = 1024) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be a string, got {type(value).__name__}")
+    if len(value) > max_len:
+        raise InvalidInput(f"{what} is {len(value)} characters, more than {max_len}")
+    return value
+
+
+def _req_str(value: Any, what: str, max_len: int = 1024) -> str:
+    text = _opt_str(value, what, max_len)
+    if not text:
+        raise InvalidInput(f"{what} is missing")
+    return text
+
+
+def _opt_bool(value: Any, what: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidInput(f"{what} must be a boolean, got {type(value).__name__}")
+
+
+def parse_repo(value: Any, what: str = "repo") -> str:
+    slug = _req_str(value, what, 200)
+    owner, sep, name = slug.partition("/")
+    if not sep or not _OWNER.match(owner) or not _REPO_NAME.match(name) or name in {".", ".."}:
+        raise InvalidInput(f"{what} {slug!r} is not an OWNER/NAME repository")
+    return slug
+
+
+def parse_branch(value: Any, what: str = "branch") -> str:
+    branch = _req_str(value, what, 4096)
+    problem = branch_problem(branch)
+    if problem:
+        raise InvalidInput(f"{what} {branch[:80]!r} is not a safe git branch name: {problem}")
+    return branch
+
+
+def branch_problem(branch: str) -> str | None:
+    if len(branch) > MAX_BRANCH_LEN:
+        return f"longer than {MAX_BRANCH_LEN} characters"
+    if _BRANCH_FORBIDDEN.search(branch):
+        return "contains a space, control or special character"
+    if branch.startswith(("/", "-")) or branch.endswith(("/", ".")) or branch == "@":
+        return "bad start or end"
+    if ".." in branch or "//" in branch or "@{" in branch:
+        return "contains '..', '//' or '@{'"
+    if any(part.startswith(".") or part.endswith(".lock") for part in branch.split("/")):
+        return "a component starts with '.' or ends with '.lock'"
+    return None
+
+
+def parse_issue(value: Any, what: str = "issue") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{what} must be an integer, got {type(value).__name__}")
+    if not 1 <= value <= MAX_ISSUE:
+        raise InvalidInput(f"{what} {value} is out of range")
+    return value
+
+
+def parse_sha(value: Any, what: str = "commitSHA") -> str | None:
+    text = _opt_str(value, what, 64)
+    if not text:
+        return None
+    if not _SHA.match(text):
+        raise InvalidInput(f"{what} {text!r} is not a full lowercase hex commit id")
+    return text
+
+
+def parse_time(value: Any, what: str) -> datetime | None:
+    text = _opt_str(value, what, 64)
+    if not text:
+        return None
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{what} {text!r} is not an RFC 3339 time") from None
+    if stamp.tzinfo is None:
+        raise InvalidInput(f"{what} {text!r} has no time zone")
+    return stamp
+
+
+# ---------------------------------------------------------------- workloads
+
+
+def fingerprint(obj: Mapping[str, Any]) -> str:
+    """Changes whenever Foreman changes what the sweeper decides from: spec or status."""
+    basis = {"generation": _get(obj, "metadata", "generation"), "status": obj.get("status")}
+    blob = json.dumps(basis, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def parse_workload(obj: Any) -> Workload:
+    if not isinstance(obj, Mapping):
+        raise InvalidInput("object is not a mapping")
+    meta = obj.get("metadata")
+    if not isinstance(meta, Mapping):
+        raise InvalidInput("metadata is missing")
+    spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
+    status = obj.get("status") if isinstance(obj.get("status"), Mapping) else {}
+    annotations = meta.get("annotations") if isinstance(meta.get("annotations"), Mapping) else {}
+    return Workload(
+        namespace=_req_str(meta.get("namespace"), "metadata.namespace", 253),
+        name=_req_str(meta.get("name"), "metadata.name", 253),
+        uid=_opt_str(meta.get("uid"), "metadata.uid") or "",
+        resource_version=_opt_str(meta.get("resourceVersion"), "metadata.resourceVersion") or "",
+        phase=_opt_str(status.get("phase"), "status.phase", 64),
+        completed_at=_completed_at(status),
+        open_pull_request=_opt_bool(spec.get("openPullRequest"), "spec.openPullRequest"),
+        pipeline_pr_branches=_pipeline_pr_branches(spec.get("pipeline")),
+        records=parse_records(annotations.get(RECORD_ANNOTATION)),
+        settled=annotations.get(SETTLED_ANNOTATION)
+        if isinstance(annotations.get(SETTLED_ANNOTATION), str)
+        else None,
+        fingerprint=fingerprint(obj),
+    )
+
+
+def _completed_at(status: Mapping[str, Any]) -> datetime | None:
+    conditions = status.get("conditions")
+    if not isinstance(conditions, list):
+        return None
+    for cond in conditions:
+        if isinstance(cond, Mapping) and cond.get("type") == "Completed":
+            return parse_time(cond.get("lastTransitionTime"), "Completed condition time")
+    return None
+
+
+def _pipeline_pr_branches(pipeline: Any) -> frozenset[tuple[str, str]] | None:
+    if pipeline is None or pipeline == []:
+        return None
+    if not isinstance(pipeline, list):
+        raise InvalidInput("spec.pipeline must be a list")
+    wanted = set()
+    for i, step in enumerate(pipeline):
+        payload = _get(step, "payload")
+        if _get(step, "kind") != "review" or not isinstance(payload, Mapping):
+            continue
+        if _opt_bool(payload.get("openPullRequest"), f"spec.pipeline[{i}].openPullRequest"):
+            repo = parse_repo(payload.get("repo"), f"spec.pipeline[{i}].payload.repo")
+            branch = parse_branch(payload.get("branch"), f"spec.pipeline[{i}].payload.branch")
+            wanted.add((repo, branch))
+    return frozenset(wanted)
+
+
+def parse_records(raw: Any) -> dict[str, Record]:
+    """The annotation as written by an earlier run; anything unreadable counts as absent."""
+    if not isinstance(raw, str):
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    records = {}
+    for branch, entry in data.items():
+        if not isinstance(entry, dict):
+            continue
+        number = entry.get("number")
+        records[branch] = Record(
+            repo=str(entry.get("repo") or ""),
+            url=entry["url"] if isinstance(entry.get("url"), str) else None,
+            number=number if isinstance(number, int) and not isinstance(number, bool) else None,
+            sha=entry["sha"] if isinstance(entry.get("sha"), str) else None,
+            outcome=str(entry.get("outcome") or ""),
+            reason=str(entry.get("reason") or ""),
+        )
+    return records
+
+
+def render_records(records: Mapping[str, Record]) -> str:
+    data = {
+        branch: {
+            "repo": r.repo,
+            "url": r.url,
+            "number": r.number,
+            "sha": r.sha,
+            "outcome": r.outcome,
+            "reason": r.reason,
+        }
+        for branch, r in sorted(records.items())
+    }
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------- tasks
+
+_STEP = re.compile(r"^(?P<base>.*?)(?:-r(?P<round>[0-9]{1,4}))?$")
+
+
+def step_round(step: str) -> int:
+    """Fix iteration K of a step named `...-rK`; the first round is 0."""
+    match = _STEP.match(step)
+    return int(match["round"]) if match and match["round"] else 0
+
+
+def parse_task(obj: Any) -> Task:
+    if not isinstance(obj, Mapping):
+        raise InvalidInput("task is not a mapping")
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    name = _req_str(meta.get("name"), "task metadata.name", 253)
+    labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
+    step = _opt_str(labels.get(STEP_LABEL), f"{name}: step label", 253) or name
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        raise InvalidInput(f"{name}: spec is missing")
+    payload = spec.get("payload")
+    if not isinstance(payload, Mapping):
+        raise InvalidInput(f"{name}: spec.payload is missing")
+    status = obj.get("status") if obj.get("status") is not None else {}
+    if not isinstance(status, Mapping):
+        raise InvalidInput(f"{name}: status is not an object")
+    result = status.get("result") if status.get("result") is not None else {}
+    if not isinstance(result, Mapping):
+        raise InvalidInput(f"{name}: status.result is not an object")
+    extra = _merged_extra(result, name)
+    issue = payload.get("issue")
+    return Task(
+        name=name,
+        step=step,
+        role=_ROLE_BY_KIND.get(str(spec.get("kind")), Role.OTHER),
+        round=step_round(step),
+        repo=parse_repo(payload.get("repo"), f"{name}: payload.repo"),
+        branch=parse_branch(payload.get("branch"), f"{name}: payload.branch"),
+        issue=None if issue is None else parse_issue(issue, f"{name}: payload.issue"),
+        base_branch=_opt_base(payload.get("baseBranch"), name),
+        open_pull_request=_opt_bool(payload.get("openPullRequest"), f"{name}: openPullRequest"),
+        phase=_opt_str(status.get("phase"), f"{name}: status.phase", 64),
+        verdict=_opt_str(status.get("verdict"), f"{name}: status.verdict", 64),
+        commit_sha=parse_sha(status.get("commitSHA"), f"{name}: status.commitSHA"),
+        finished_at=parse_time(status.get("finishedAt"), f"{name}: status.finishedAt"),
+        transcript_ref=_opt_str(
+            status.get("transcriptRef") or extra.get("transcriptRef"), f"{name}: transcriptRef"
+        ),
+        summary=_opt_str(result.get("summary"), f"{name}: result.summary", 1_000_000) or "",
+        pr_body=_opt_str(extra.get("prBody"), f"{name}: extra.prBody", 1_000_000),
+        outcome=_opt_str(extra.get("outcome"), f"{name}: extra.outcome", 64),
+        pull_request_url=_opt_str(extra.get("pullRequestURL"), f"{name}: pullRequestURL"),
+        pull_request_error=_opt_str(
+            extra.get("pullRequestError"), f"{name}: pullRequestError", 100_000
+        ),
+        findings=_findings(extra.get("findings"), name),
+    )
+
+
+def _opt_base(value: Any, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    return parse_branch(value, f"{name}: payload.baseBranch")
+
+
+def _merged_extra(result: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """`extra`, with fields that some agents nest under `extra.modelExtra` lifted up."""
+    extra = result.get("extra") if result.get("extra") is not None else {}
+    if not isinstance(extra, Mapping):
+        raise InvalidInput(f"{name}: result.extra is not an object")
+    nested = extra.get("modelExtra") if extra.get("modelExtra") is not None else {}
+    if not isinstance(nested, Mapping):
+        raise InvalidInput(f"{name}: result.extra.modelExtra is not an object")
+    merged = dict(nested)
+    merged.update({k: v for k, v in extra.items() if k != "modelExtra" and v is not None})
+    return merged
+
+
+def _findings(raw: Any, name: str) -> tuple[Finding, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise InvalidInput(f"{name}: findings is not a list")
+    found = []
+    for i, item in enumerate(raw[:200]):
+        what = f"{name}: findings[{i}]"
+        if not isinstance(item, Mapping):
+            raise InvalidInput(f"{what} is not an object")
+        line = item.get("line")
+        if line is not None and (isinstance(line, bool) or not isinstance(line, int)):
+            raise InvalidInput(f"{what}.line is not an integer")
+        found.append(
+            Finding(
+                severity=_opt_str(item.get("severity"), f"{what}.severity", 32) or "minor",
+                area=_opt_str(item.get("area"), f"{what}.area", 200) or "",
+                message=_opt_str(item.get("message"), f"{what}.message", 20_000) or "",
+                file=_opt_str(item.get("file"), f"{what}.file", 500),
+                line=line,
+                suggestion=_opt_str(item.get("suggestion"), f"{what}.suggestion", 20_000),
+            )
+        )
+    return tuple(found)

@@ -1,0 +1,193 @@
+"""Settings: built once from flags and environment, validated before any I/O."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sweeper.model import InvalidInput, parse_repo
+
+_DURATION = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
+_LABEL_SELECTOR = re.compile(r"^[A-Za-z0-9_./!=(), -]*$")
+_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_ALLOW = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/(\*|[A-Za-z0-9._-]{1,100})$")
+SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message is the one line the user sees."""
+
+
+@dataclass(frozen=True)
+class Tunables:
+    """Timeouts, retries and pacing: data, so tests and benchmarks can change them."""
+
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 30.0
+    read_retries: int = 3
+    retry_backoff_s: float = 0.5
+    max_rate_wait_s: float = 120.0
+    secondary_wait_s: float = 60.0
+    record_attempts: int = 5
+    lease_duration_s: int = 900
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    namespaces: tuple[str, ...]
+    selector: str | None
+    github_api_url: str
+    github_token: str = field(repr=False)
+    dry_run: bool
+    min_age: timedelta
+    head_owner: str | None
+    allow_repos: tuple[str, ...]
+    log_format: str
+    write_interval_s: float
+    max_create: int
+    page_size: int
+    lock_namespace: str
+    lock_name: str
+    use_lock: bool
+    tunables: Tunables = Tunables()
+
+    def __repr__(self) -> str:  # never print the token, even by accident
+        return f"Settings(namespaces={self.namespaces!r}, dry_run={self.dry_run!r}, ...)"
+
+    def public(self) -> dict[str, object]:
+        """What the first log line shows about this run."""
+        return {
+            "namespaces": list(self.namespaces) or "all",
+            "selector": self.selector,
+            "github_api_url": self.github_api_url,
+            "dry_run": self.dry_run,
+            "min_age_s": int(self.min_age.total_seconds()),
+            "head_owner": self.head_owner,
+            "allow_repos": list(self.allow_repos) or "any",
+            "write_interval_s": self.write_interval_s,
+            "max_create": self.max_create,
+            "lock": f"{self.lock_namespace}/{self.lock_name}" if self.use_lock else None,
+        }
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `10m`, `1h30m` or a bare number of seconds."""
+    text = text.strip()
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    match = _DURATION.match(text)
+    if not text or not match or not any(match.groups()):
+        raise ConfigError(f"--min-age {text!r} is not a duration like 10m, 1h30m or 90s")
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+def read_token(token_file: str | None, env: Mapping[str, str]) -> str:
+    if token_file:
+        path = Path(token_file)
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise ConfigError(
+                f"cannot read --github-token-file {token_file}: {err.strerror}"
+            ) from None
+        if not token:
+            raise ConfigError(f"--github-token-file {token_file} is empty")
+    else:
+        token = env.get("GITHUB_TOKEN", "").strip()
+        if not token:
+            raise ConfigError("no GitHub token: set GITHUB_TOKEN or --github-token-file")
+    if any(ch.isspace() or ord(ch) < 32 for ch in token):
+        raise ConfigError("the GitHub token contains whitespace or control characters")
+    return token
+
+
+def validate_api_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(f"--github-api-url {url!r} is not an http(s) URL")
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError("--github-api-url must use https (http is allowed only for loopback)")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError("--github-api-url must not carry credentials, a query or a fragment")
+    return url.rstrip("/")
+
+
+def default_lock_namespace(env: Mapping[str, str]) -> str:
+    try:
+        return SA_NAMESPACE_FILE.read_text(encoding="utf-8").strip() or "default"
+    except OSError:
+        return env.get("POD_NAMESPACE", "default") or "default"
+
+
+def build(
+    *,
+    namespaces: Sequence[str],
+    selector: str | None,
+    github_api_url: str,
+    token_file: str | None,
+    dry_run: bool,
+    min_age: str,
+    head_owner: str | None,
+    allow_repos: Sequence[str],
+    log_format: str,
+    write_interval_s: float,
+    max_create: int,
+    page_size: int,
+    lock_namespace: str | None,
+    lock_name: str,
+    use_lock: bool,
+    env: Mapping[str, str] = os.environ,
+) -> Settings:
+    """Checks every setting; raises ConfigError naming the first bad one."""
+    for ns in namespaces:
+        if not _DNS_LABEL.match(ns):
+            raise ConfigError(f"--namespace {ns!r} is not a valid namespace name")
+    if selector is not None and (not selector.strip() or not _LABEL_SELECTOR.match(selector)):
+        raise ConfigError(f"--selector {selector!r} is not a label selector")
+    if head_owner is not None and not _OWNER.match(head_owner):
+        raise ConfigError(f"--head-owner {head_owner!r} is not a GitHub owner name")
+    for pattern in allow_repos:
+        if not _ALLOW.match(pattern):
+            raise ConfigError(f"--allow-repo {pattern!r} is not OWNER/NAME or OWNER/*")
+        if not pattern.endswith("/*"):
+            try:
+                parse_repo(pattern)
+            except InvalidInput as err:
+                raise ConfigError(f"--allow-repo: {err}") from None
+    if log_format not in ("auto", "json", "console"):
+        raise ConfigError(f"--log-format {log_format!r} is not auto, json or console")
+    if not 0 <= write_interval_s <= 60:
+        raise ConfigError("--write-interval must be between 0 and 60 seconds")
+    if max_create < 0:
+        raise ConfigError("--max-create must not be negative")
+    if not 1 <= page_size <= 5000:
+        raise ConfigError("--page-size must be between 1 and 5000")
+    lock_ns = lock_namespace or default_lock_namespace(env)
+    if not _DNS_LABEL.match(lock_ns):
+        raise ConfigError(f"--lock-namespace {lock_ns!r} is not a valid namespace name")
+    if not _DNS_LABEL.match(lock_name):
+        raise ConfigError(f"--lock-name {lock_name!r} is not a valid object name")
+    return Settings(
+        namespaces=tuple(dict.fromkeys(namespaces)),
+        selector=selector,
+        github_api_url=validate_api_url(github_api_url),
+        github_token=read_token(token_file, env),
+        dry_run=dry_run,
+        min_age=parse_duration(min_age),
+        head_owner=head_owner,
+        allow_repos=tuple(allow_repos),
+        log_format=log_format,
+        write_interval_s=write_interval_s,
+        max_create=max_create,
+        page_size=page_size,
+        lock_namespace=lock_ns,
+        lock_name=lock_name,
+        use_lock=use_lock,
+    )
