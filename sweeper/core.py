@@ -148,7 +148,7 @@ def plan_workload(workload: Workload, raw_tasks: Iterable[Any], policy: Policy) 
     if None in broken:
         # A task we cannot place might be the NO-GO of any branch: judge none of them.
         detail = f"cannot tell which branch a task belongs to: {broken[None]}"
-        keys = sorted(groups) or [None]
+        keys: list[tuple[str, str] | None] = [*sorted(groups)] or [None]
         return [_invalid(key, detail) for key in keys]
     plans: list[Plan] = []
     for key in sorted(set(groups) | {k for k in broken if k is not None}):

@@ -21,6 +21,7 @@ from urllib3.util.retry import Retry
 
 from sweeper import __version__
 from sweeper.core import Pull
+from sweeper.model import as_mapping
 from sweeper.settings import Tunables
 
 API_VERSION = "2022-11-28"
@@ -83,7 +84,8 @@ def classify_422(body: Any) -> tuple[Rejection, str]:
     message = str(body.get("message") or "Validation Failed")
     if "draft pull requests are not supported" in message.lower():
         return Rejection.DRAFTS_UNSUPPORTED, message
-    errors = body.get("errors") if isinstance(body.get("errors"), list) else []
+    raw_errors = body.get("errors")
+    errors: list[Any] = raw_errors if isinstance(raw_errors, list) else []
     for err in errors:
         if not isinstance(err, Mapping):
             continue
@@ -109,7 +111,7 @@ def parse_pull(item: Any) -> Pull | None:
     number, url = item.get("number"), item.get("html_url")
     if not isinstance(number, int) or not isinstance(url, str):
         return None
-    head = item.get("head") if isinstance(item.get("head"), Mapping) else {}
+    head = as_mapping(item.get("head"))
     sha = head.get("sha")
     return Pull(
         number=number,

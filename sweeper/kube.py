@@ -13,7 +13,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import urllib3
 from kubernetes import client, config
@@ -43,10 +44,10 @@ def connect(kubeconfig: str | None = None, timeout_s: float = 30.0) -> Kube:
     """In-cluster config inside a pod, else KUBECONFIG or ~/.kube/config."""
     try:
         if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_incluster_config()
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
             api = client.ApiClient()
         else:
-            api = config.new_client_from_config(config_file=kubeconfig)
+            api = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
     except (ConfigException, OSError, ValueError, TypeError) as err:
         raise KubeError(f"no usable cluster configuration: {err}") from None
     return Kube(api, timeout_s)
@@ -103,9 +104,7 @@ class Kube:
         """One cheap list per scope: the cluster answers and lets us read Workloads."""
         for namespace in namespaces or (None,):
             kwargs: dict[str, Any] = {"limit": 1, "_request_timeout": self._timeout}
-            self._do(
-                "list workloads", lambda ns=namespace, kw=kwargs: self._list("workloads", ns, kw)
-            )
+            self._do("list workloads", partial(self._list, "workloads", namespace, kwargs))
 
     def workload_pages(
         self, namespaces: tuple[str, ...], selector: str | None, page_size: int
@@ -127,7 +126,7 @@ class Kube:
                 kwargs["_continue"] = token
             try:
                 page = self._do(
-                    f"list {plural}", lambda kw=kwargs: self._list(plural, namespace, kw), True
+                    f"list {plural}", partial(self._list, plural, namespace, kwargs), True
                 )
             except Expired:
                 restarts += 1
@@ -224,7 +223,7 @@ class Kube:
         self._do(
             "create events",
             lambda: self._core.create_namespaced_event(
-                workload["namespace"], body, _request_timeout=self._timeout
+                workload["namespace"], cast(Any, body), _request_timeout=self._timeout
             ),
         )
 
@@ -247,7 +246,7 @@ class Kube:
         response = self._do(
             "create leases",
             lambda: self._coord.create_namespaced_lease(
-                namespace, body, _preload_content=False, _request_timeout=self._timeout
+                namespace, cast(Any, body), _preload_content=False, _request_timeout=self._timeout
             ),
         )
         return _raw_json(response)
@@ -256,7 +255,11 @@ class Kube:
         response = self._do(
             "update leases",
             lambda: self._coord.replace_namespaced_lease(
-                name, namespace, body, _preload_content=False, _request_timeout=self._timeout
+                name,
+                namespace,
+                cast(Any, body),
+                _preload_content=False,
+                _request_timeout=self._timeout,
             ),
         )
         return _raw_json(response)

@@ -112,6 +112,11 @@ class Task:
 # ---------------------------------------------------------------- field readers
 
 
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """The value if it is a mapping, else an empty one: for optional object fields."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _get(obj: Any, *path: str) -> Any:
     for key in path:
         if not isinstance(obj, Mapping):
@@ -219,9 +224,9 @@ def parse_workload(obj: Any) -> Workload:
     meta = obj.get("metadata")
     if not isinstance(meta, Mapping):
         raise InvalidInput("metadata is missing")
-    spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
-    status = obj.get("status") if isinstance(obj.get("status"), Mapping) else {}
-    annotations = meta.get("annotations") if isinstance(meta.get("annotations"), Mapping) else {}
+    spec = as_mapping(obj.get("spec"))
+    status = as_mapping(obj.get("status"))
+    annotations = as_mapping(meta.get("annotations"))
     return Workload(
         namespace=_req_str(meta.get("namespace"), "metadata.namespace", 253),
         name=_req_str(meta.get("name"), "metadata.name", 253),
@@ -232,11 +237,13 @@ def parse_workload(obj: Any) -> Workload:
         open_pull_request=_opt_bool(spec.get("openPullRequest"), "spec.openPullRequest"),
         pipeline_pr_branches=_pipeline_pr_branches(spec.get("pipeline")),
         records=parse_records(annotations.get(RECORD_ANNOTATION)),
-        settled=annotations.get(SETTLED_ANNOTATION)
-        if isinstance(annotations.get(SETTLED_ANNOTATION), str)
-        else None,
+        settled=_settled_mark(annotations.get(SETTLED_ANNOTATION)),
         fingerprint=fingerprint(obj),
     )
+
+
+def _settled_mark(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _completed_at(status: Mapping[str, Any]) -> datetime | None:
@@ -321,9 +328,9 @@ def step_round(step: str) -> int:
 def parse_task(obj: Any) -> Task:
     if not isinstance(obj, Mapping):
         raise InvalidInput("task is not a mapping")
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    meta = as_mapping(obj.get("metadata"))
     name = _req_str(meta.get("name"), "task metadata.name", 253)
-    labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
+    labels = as_mapping(meta.get("labels"))
     step = _opt_str(labels.get(STEP_LABEL), f"{name}: step label", 253) or name
     spec = obj.get("spec")
     if not isinstance(spec, Mapping):

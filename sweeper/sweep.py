@@ -41,6 +41,7 @@ from sweeper.model import (
     SETTLED_ANNOTATION,
     InvalidInput,
     Workload,
+    as_mapping,
     parse_workload,
     render_records,
 )
@@ -167,7 +168,7 @@ class Sweep:
         try:
             return parse_workload(obj)
         except InvalidInput as err:
-            meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+            meta = as_mapping(obj.get("metadata"))
             self.summary.workloads[str(WorkloadSkip.INVALID_INPUT)] += 1
             self.log.warning(
                 "workload.skipped",

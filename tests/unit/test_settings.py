@@ -1,0 +1,125 @@
+"""Settings are validated before any I/O; a bad one is one clear line and exit code 2."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from sweeper.cli import main, settings_from
+from sweeper.settings import ConfigError, parse_duration
+
+ENV = {"GITHUB_TOKEN": "ghp_secret123", "SWEEPER_LOCK_NAMESPACE": "ops"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("10m", timedelta(minutes=10)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("90s", timedelta(seconds=90)),
+        ("0", timedelta(0)),
+        ("600", timedelta(minutes=10)),
+    ],
+)
+def test_parse_duration(text: str, expected: timedelta) -> None:
+    """Durations read like Kubernetes' own: 10m, 1h30m, 90s or plain seconds."""
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "ten minutes", "10x", "-5m", "m"])
+def test_parse_duration_rejects(text: str) -> None:
+    """Anything else is a configuration error, not a silent default."""
+    with pytest.raises(ConfigError):
+        parse_duration(text)
+
+
+def test_defaults() -> None:
+    """With only a token the sweeper covers all namespaces, for real, with a 10m min age."""
+    s, kubeconfig = settings_from([], ENV)
+    assert s.namespaces == () and not s.dry_run and s.min_age == timedelta(minutes=10)
+    assert s.github_api_url == "https://api.github.com"
+    assert (s.max_create, s.write_interval_s, s.lock_namespace) == (50, 1.0, "ops")
+    assert kubeconfig is None
+
+
+def test_flags_win_over_environment() -> None:
+    """Every flag has an environment variable, and the flag wins."""
+    env = {
+        **ENV,
+        "SWEEPER_NAMESPACES": "a,b",
+        "SWEEPER_MIN_AGE": "1h",
+        "SWEEPER_DRY_RUN": "true",
+        "GITHUB_API_URL": "https://ghe.example/api/v3",
+        "SWEEPER_ALLOW_REPOS": "acme/*",
+    }
+    s, _ = settings_from([], env)
+    assert s.namespaces == ("a", "b") and s.min_age == timedelta(hours=1) and s.dry_run
+    assert s.github_api_url == "https://ghe.example/api/v3" and s.allow_repos == ("acme/*",)
+    s, _ = settings_from(["--namespace", "c", "--min-age", "5m", "--allow-repo", "x/y"], env)
+    assert s.namespaces == ("c",) and s.min_age == timedelta(minutes=5)
+    assert s.allow_repos == ("x/y",)
+
+
+def test_token_file_wins_and_is_stripped(tmp_path: Path) -> None:
+    """A mounted Secret file is read once; its trailing newline is not part of the token."""
+    token_file = tmp_path / "token"
+    token_file.write_text("ghs_fromfile\n")
+    token_file.chmod(0o400)
+    s, _ = settings_from(["--github-token-file", str(token_file)], ENV)
+    assert s.github_token == "ghs_fromfile"
+    assert oct(token_file.stat().st_mode & 0o777) == "0o400"
+
+
+def test_settings_repr_never_shows_the_token() -> None:
+    """Printing settings, by accident or in a traceback, shows no token."""
+    s, _ = settings_from([], ENV)
+    assert "ghp_secret123" not in repr(s) and "ghp_secret123" not in str(s.public())
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "fragment"),
+    [
+        pytest.param([], {"SWEEPER_LOCK_NAMESPACE": "ops"}, "no GitHub token", id="no-token"),
+        pytest.param(["--github-token-file", "/nonexistent"], ENV, "cannot read", id="token-file"),
+        pytest.param(["--namespace", "Bad_NS"], ENV, "--namespace", id="namespace"),
+        pytest.param(["--min-age", "soon"], ENV, "--min-age", id="min-age"),
+        pytest.param(["--github-api-url", "ftp://x"], ENV, "--github-api-url", id="url-scheme"),
+        pytest.param(["--github-api-url", "http://github.example"], ENV, "https", id="plain-http"),
+        pytest.param(["--head-owner", "bad owner"], ENV, "--head-owner", id="head-owner"),
+        pytest.param(["--allow-repo", "acme"], ENV, "--allow-repo", id="allow-repo"),
+        pytest.param(["--max-create", "-1"], ENV, "--max-create", id="max-create"),
+        pytest.param(["--write-interval", "100"], ENV, "--write-interval", id="interval"),
+        pytest.param(["--selector", "a=b;rm"], ENV, "--selector", id="selector"),
+    ],
+)
+def test_bad_settings(argv: list[str], env: dict[str, str], fragment: str) -> None:
+    """Each bad setting is named in the error."""
+    with pytest.raises(ConfigError, match=fragment.replace("-", r"\-").replace("/", "/")):
+        settings_from(argv, env)
+
+
+def test_main_reports_a_bad_setting_as_one_json_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit code 2 and a single JSON error line, with no token in it."""
+    code = main(["--min-age", "soon", "--log-format", "json"], ENV)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 2
+    assert len(out) == 1 and '"event": "sweep.config_error"' in out[0]
+    assert "ghp_secret123" not in out[0]
+
+
+def test_main_reports_an_unreachable_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kubeconfig pointing at nothing is a cluster error before the pass: exit code 2."""
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+        "current-context: x\n"
+    )
+    code = main(["--kubeconfig", str(kubeconfig), "--log-format", "json"], ENV)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 2
+    assert '"reason": "cluster"' in lines[-1]
