@@ -65,7 +65,8 @@ def truncate(text: str, limit: int) -> str:
 
 
 def render_title(commit_message: str | None, issue: int) -> str:
-    subject = (commit_message or "").strip().splitlines()[0] if commit_message else ""
+    lines = (commit_message or "").strip().splitlines()
+    subject = lines[0] if lines else ""
     subject = " ".join(sanitize(subject, MAX_TITLE * 2).split())
     subject = subject or f"Fix #{issue}"
     if len(subject) > MAX_TITLE:
