@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sweeper.model import InvalidInput, Record, Role, Task, Workload, parse_task
+from sweeper.model import InvalidInput, Record, Role, Task, Workload, as_mapping, parse_task
 from sweeper.outcomes import SETTLED_SKIPS, Outcome, Reason, WorkloadSkip
 
 
@@ -160,11 +160,10 @@ def plan_workload(workload: Workload, raw_tasks: Iterable[Any], policy: Policy) 
 
 
 def _raw_branch_key(raw: Any) -> tuple[str, str] | None:
-    payload = raw.get("spec", {}).get("payload") if isinstance(raw, Mapping) else None
-    if isinstance(payload, Mapping):
-        repo, branch = payload.get("repo"), payload.get("branch")
-        if isinstance(repo, str) and isinstance(branch, str) and repo and branch:
-            return (repo, branch)
+    payload = as_mapping(as_mapping(as_mapping(raw).get("spec")).get("payload"))
+    repo, branch = payload.get("repo"), payload.get("branch")
+    if isinstance(repo, str) and isinstance(branch, str) and repo and branch:
+        return (repo, branch)
     return None
 
 

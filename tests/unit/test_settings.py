@@ -115,9 +115,10 @@ def test_main_reports_an_unreachable_cluster(
     """A kubeconfig pointing at nothing is a cluster error before the pass: exit code 2."""
     kubeconfig = tmp_path / "config"
     kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
-        "current-context: x\n"
+        "apiVersion: v1\nkind: Config\n"
+        "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
     )
     code = main(["--kubeconfig", str(kubeconfig), "--log-format", "json"], ENV)
     lines = capsys.readouterr().out.strip().splitlines()
