@@ -1,0 +1,1 @@
+"""Contract checks against vendored upstream descriptions (GitHub OpenAPI, Foreman CRDs)."""
