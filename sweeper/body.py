@@ -22,7 +22,13 @@ MAX_BODY = 65_536
 ZWSP = "\u200b"
 MARKER_PREFIX = "foreman-pr-sweeper"
 
-_KEYWORD = re.compile(r"(?<![A-Za-z0-9])(clos|fix|resolv)(e[sd]?|es|ed)?(?![A-Za-z0-9])", re.I)
+# A closing keyword followed, through punctuation, emphasis or entities, by something that
+# starts an issue reference: #N, OWNER/REPO#N, an issue URL, GH-N.
+_KEYWORD = re.compile(
+    r"(?<![A-Za-z0-9])(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?![A-Za-z0-9])"
+    r"(?=(?:[\s:*_~\[\]()>`'\"]|&[#\w]{1,10};)*(?:#|[\w.-]+/[\w.-]+#|https?://|gh-\d))",
+    re.I,
+)
 _MENTION = re.compile(r"(?<![A-Za-z0-9_`.-])@(?=[A-Za-z0-9_-])")
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 _TAG_OPEN = re.compile(r"<(?=[A-Za-z!/?])")
