@@ -22,13 +22,25 @@ HOST = "https://api.github.com"
 
 BODY_KEYS: dict[tuple[str, str], set[str]] = {
     ("post", "/repos/{owner}/{repo}/pulls"): {
-        "title", "head", "head_repo", "base", "body", "maintainer_can_modify", "draft", "issue",
+        "title",
+        "head",
+        "head_repo",
+        "base",
+        "body",
+        "maintainer_can_modify",
+        "draft",
+        "issue",
     },
     ("patch", "/repos/{owner}/{repo}/pulls/{pull_number}"): {
-        "title", "body", "state", "base", "maintainer_can_modify",
+        "title",
+        "body",
+        "state",
+        "base",
+        "maintainer_can_modify",
     },
     ("post", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"): {
-        "reviewers", "team_reviewers",
+        "reviewers",
+        "team_reviewers",
     },
     ("post", "/repos/{owner}/{repo}/issues/{issue_number}/labels"): {"labels"},
     ("post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"): {"body"},
@@ -51,11 +63,11 @@ def _template(method: str, path: str) -> tuple[str, dict[str, Any]] | None:
     parts = path.strip("/").split("/")
     for template, item in spec()["paths"].items():
         tparts = template.strip("/").split("/")
-        if len(tparts) == len(parts) and all(
+        same_shape = len(tparts) == len(parts) and all(
             t.startswith("{") or t == p for t, p in zip(tparts, parts, strict=True)
-        ):
-            if method in item:
-                return template, item[method]
+        )
+        if same_shape and method in item:
+            return template, item[method]
     return None
 
 
@@ -101,8 +113,13 @@ def check_exchange(
         if extra:
             problems.append(f"{where}: unknown body keys {sorted(extra)}")
     request = MockRequest(
-        HOST, method, path, args={k: v[-1] for k, v in query.items()}, headers=headers,
-        data=body or None, content_type="application/json" if body else "",
+        HOST,
+        method,
+        path,
+        args={k: v[-1] for k, v in query.items()},
+        headers=headers,
+        data=body or None,
+        content_type="application/json" if body else "",
     )
     try:
         _openapi().validate_request(request)
@@ -129,8 +146,14 @@ def check_requests(prepared: Any, response: Any) -> list[str]:
     if isinstance(body, str):
         body = body.encode()
     return check_exchange(
-        prepared.method, path, parse_qs(parts.query), dict(prepared.headers), body,
-        response.status_code, dict(response.headers), response.content or b"",
+        prepared.method,
+        path,
+        parse_qs(parts.query),
+        dict(prepared.headers),
+        body,
+        response.status_code,
+        dict(response.headers),
+        response.content or b"",
     )
 
 
