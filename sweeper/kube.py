@@ -104,7 +104,7 @@ class Kube:
         """One cheap list per scope: the cluster answers and lets us read Workloads."""
         for namespace in namespaces or (None,):
             kwargs: dict[str, Any] = {"limit": 1, "_request_timeout": self._timeout}
-            self._do("list workloads", partial(self._list, "workloads", namespace, kwargs))
+            self._do("list workloads", partial(self._list, "workloads", namespace, kwargs), True)
 
     def workload_pages(
         self, namespaces: tuple[str, ...], selector: str | None, page_size: int

@@ -270,6 +270,16 @@ class KubeStandIn:
                 copy.deepcopy(o) for (ns, _), o in sorted(store.items()) if namespace in (None, ns)
             ]
 
+    def seed_replace(self, obj: Obj) -> Obj:
+        """Overwrite a stored object as is (bumping resourceVersion), for test set-up."""
+        kind = self._kind_of(obj)
+        meta = obj["metadata"]
+        with self._lock:
+            stored = copy.deepcopy(obj)
+            stored["metadata"]["resourceVersion"] = self._next_rv()
+            self._objects[kind][(meta["namespace"], meta["name"])] = stored
+            return copy.deepcopy(stored)
+
     def set_status(
         self,
         plural: str,
