@@ -400,3 +400,18 @@ def test_no_error_message_contains_the_token(
         gh.default_branch("acme/widgets")
     assert TOKEN not in str(caught.value) and TOKEN not in repr(caught.value)
     assert all(TOKEN not in str(c.request.url) for c in github_mock.calls)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_timeouts_are_transient_and_bounded(
+    gh: GitHub, github_mock: responses.RequestsMock, method: str
+) -> None:
+    """A timeout is Transient (a POST's outcome unknown), and every request carries a timeout."""
+    url = f"{API}/repos/acme/widgets/pulls"
+    github_mock.add(method, url, body=requests.ReadTimeout("slow"))
+    with pytest.raises(Transient):
+        if method == "GET":
+            gh.pulls_for_head("acme/widgets", f"acme:{BRANCH}")
+        else:
+            gh.create_pull("acme/widgets", f"acme:{BRANCH}", "main", "t", "b")
+    assert all(c.request.req_kwargs.get("timeout") for c in github_mock.calls)
