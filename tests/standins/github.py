@@ -19,10 +19,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from tests.standins.serving import LocalServer, QuietHandler
 
 SPEC = Path(__file__).resolve().parents[1] / "contract" / "github" / "api.github.com.subset.json"
 WEB = "https://github.example"
@@ -129,7 +130,7 @@ def _user(login: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- the stand-in
 
 
-class GitHubStandIn:
+class GitHubStandIn(LocalServer):
     def __init__(
         self,
         token: str = "test-token",
@@ -137,8 +138,9 @@ class GitHubStandIn:
         latency_s: float = 0.0,
         prefix: str = "",
     ) -> None:
+        super().__init__()
         self.token, self.validate, self.latency_s = token, validate, latency_s
-        self.prefix = prefix.rstrip("/")
+        self.prefix = self.url_suffix = prefix.rstrip("/")
         self.calls: list[Call] = []
         self.violations: list[str] = []
         self.rate_limit_remaining = 5000
@@ -150,34 +152,6 @@ class GitHubStandIn:
         self._secondary: list[int | None] = []
         self._on_created: Callable[[dict[str, Any]], None] | None = None
         self._on_request: Callable[[str, str, Any], None] | None = None
-        self._server: ThreadingHTTPServer | None = None
-        self.url = ""
-
-    # ------------------------------------------------------------ lifecycle
-
-    def start(self) -> GitHubStandIn:
-        standin = self
-
-        class Handler(_Handler):
-            owner = standin
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{self.prefix}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> GitHubStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ------------------------------------------------------------ state setup
 
@@ -786,15 +760,8 @@ class GitHubStandIn:
             return 0, None, {}, "after"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     owner: GitHubStandIn
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; without this, Nagle plus delayed ACKs
-    # add 40 ms to every keep-alive request.
-    disable_nagle_algorithm = True
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -815,3 +782,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+
+GitHubStandIn.handler = _Handler

@@ -25,10 +25,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.standins.serving import LocalServer, QuietHandler
 
 Obj = dict[str, Any]
 
@@ -181,8 +182,9 @@ def field_matcher(selector: str | None) -> Callable[[Obj], bool]:
 # ---------------------------------------------------------------- the stand-in
 
 
-class KubeStandIn:
+class KubeStandIn(LocalServer):
     def __init__(self, latency_s: float = 0.0) -> None:
+        super().__init__()
         self.latency_s = latency_s
         self.calls: list[Call] = []
         self._lock = threading.RLock()
@@ -191,34 +193,6 @@ class KubeStandIn:
         self._epoch = 0
         self._faults: list[list[Any]] = []
         self._hook: Callable[[str, str, Any], None] | None = None
-        self._server: ThreadingHTTPServer | None = None
-        self.url = ""
-
-    # ------------------------------------------------------------ lifecycle
-
-    def start(self) -> KubeStandIn:
-        standin = self
-
-        class Handler(_Handler):
-            owner = standin
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> KubeStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def write_kubeconfig(self, path: str | Path) -> Path:
         path = Path(path)
@@ -567,15 +541,8 @@ class _Injected(Exception):
         self.call = call
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     owner: KubeStandIn
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; without this, Nagle plus delayed ACKs
-    # add 40 ms to every keep-alive request.
-    disable_nagle_algorithm = True
-
-    def log_message(self, *args: Any) -> None:  # quiet
-        pass
 
     def _serve(self) -> None:
         owner = self.owner
@@ -618,6 +585,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+
+KubeStandIn.handler = _Handler
 
 
 def main() -> None:  # pragma: no cover - manual use

@@ -1,0 +1,53 @@
+"""What both stand-ins share: a threaded HTTP/1.1 server on a free loopback port."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without this, Nagle plus delayed ACKs
+    # add 40 ms to every keep-alive request.
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class LocalServer:
+    """start/stop and the context manager; subclasses name their handler and URL suffix."""
+
+    handler: type[QuietHandler]
+    url_suffix = ""
+
+    def __init__(self) -> None:
+        self._server: ThreadingHTTPServer | None = None
+        self.url = ""
+
+    def start(self) -> Self:
+        owner = self
+
+        class Handler(self.handler):  # type: ignore[name-defined,misc]
+            pass
+
+        Handler.owner = owner
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{self.url_suffix}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
