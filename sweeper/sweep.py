@@ -73,9 +73,12 @@ class Summary:
     workloads: Counter[str] = field(default_factory=Counter)
     record_failures: int = 0
     lock_held_by: str | None = None
+    lock_error: str | None = None
 
     @property
     def exit_code(self) -> int:
+        if self.lock_error:
+            return 2
         return 1 if self.counts[Outcome.FAILED] or self.record_failures else 0
 
 
@@ -127,6 +130,10 @@ class Sweep:
             except LockHeld as held:
                 self.summary.lock_held_by = held.holder
                 self.log.info("lock.held", holder=held.holder, reason="lock-held")
+                return self.summary
+            except KubeError as err:  # e.g. no RBAC for the Lease: nothing was done
+                self.summary.lock_error = str(err)
+                self.log.error("sweep.config_error", reason="lock", detail=str(err))
                 return self.summary
         try:
             for wl in self.pending():

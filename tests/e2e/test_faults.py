@@ -262,6 +262,15 @@ def test_live_lock_is_respected_and_an_expired_one_taken_over(world: World) -> N
     assert released is not None and not released["spec"].get("holderIdentity")
 
 
+def test_no_access_to_the_lock_is_a_configuration_error(world: World) -> None:
+    """If the Lease cannot be read (e.g. the Role is missing), nothing is done: exit 2."""
+    seed_two_workloads(world)
+    world.kube.inject("GET", r"/leases/foreman-pr-sweeper$", 403, "Forbidden", times=1)
+    run = world.sweep()
+    assert run.code == 2 and world.pulls() == []
+    assert any(line.get("reason") == "lock" for line in run.lines)
+
+
 def test_the_token_never_appears_on_any_failure_path(world: World) -> None:
     """Failing runs of every kind print no token, in stdout, stderr or Events."""
     token = "ghp_" + "Zq9" * 12
