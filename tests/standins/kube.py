@@ -23,6 +23,7 @@ API server does for:
   only status; every write bumps resourceVersion and a custom resource's generation
   goes up when anything but metadata changes;
 - delete (with uid/resourceVersion preconditions), answering a Success Status;
+- read-only Namespaces: every name exists and is Active (for kubectl's sake);
 - errors as `Status` objects with `code` and `reason`.
 
 Deliberately not implemented, and refused loudly rather than faked: watch (405),
@@ -565,6 +566,17 @@ def _resource_list(group: str, version: str) -> Obj:
                     "verbs": ["get", "patch", "update"],
                 }
             )
+    if not group:
+        resources.append(
+            {
+                "name": "namespaces",
+                "singularName": "namespace",
+                "namespaced": False,
+                "kind": "Namespace",
+                "verbs": ["get", "list"],
+                "shortNames": ["ns"],
+            }
+        )
     group_version = f"{group}/{version}" if group else version
     return {
         "kind": "APIResourceList",
@@ -575,6 +587,25 @@ def _resource_list(group: str, version: str) -> Obj:
 
 
 # ---------------------------------------------------------------- routing
+
+_NAMESPACES = re.compile(r"^/api/v1/namespaces(?:/([^/]+))?/?$")
+
+
+def _namespace(name: str) -> Obj:
+    """Every namespace exists and is Active: namespace lifecycle is not modelled."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"standin/namespaces/{name}")),
+            "resourceVersion": "1",
+            "creationTimestamp": "2025-01-01T00:00:00Z",
+            "labels": {"kubernetes.io/metadata.name": name},
+        },
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    }
 
 
 @dataclass(frozen=True)
@@ -1032,6 +1063,18 @@ class KubeStandIn(LocalServer):
                 if method != "GET":
                     raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {path}")
                 return 200, document
+            if m := _NAMESPACES.match(path):
+                if method != "GET":
+                    raise ApiError(405, "MethodNotAllowed", "namespaces are read-only here")
+                if m[1]:
+                    return 200, _namespace(unquote(m[1]))
+                used = {ns for store in self._objects.values() for ns, _ in store}
+                return 200, {
+                    "apiVersion": "v1",
+                    "kind": "NamespaceList",
+                    "metadata": {"resourceVersion": str(self._rv)},
+                    "items": [_namespace(ns) for ns in sorted(used | {"default"})],
+                }
             route = _route(path)
             if route.kind is None:
                 raise ApiError(
@@ -1074,6 +1117,10 @@ class KubeStandIn(LocalServer):
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here")
 
     def _call(self, method: str, path: str, query: Query, status: int) -> Call:
+        if m := _NAMESPACES.match(path):
+            verb = ("get" if m[1] else "list") if method == "GET" else method.lower()
+            name = unquote(m[1]) if m[1] else None
+            return Call(method, path, query, status, verb, "namespaces", "", None, name, None)
         route = _route(path)
         kind = route.kind
         return Call(

@@ -670,6 +670,21 @@ def test_lease_put_creates_patch_and_delete(coord: client.CoordinationV1Api) -> 
     assert status_of(caught.value) == (404, "NotFound")
 
 
+def test_namespaces_all_exist_and_are_read_only(kube: KubeStandIn, core: client.CoreV1Api) -> None:
+    """Any namespace reads as Active; the list shows those in use; writes are 405."""
+    kube.seed(wl("wl", "team-a"))
+    assert core.read_namespace("anything").status.phase == "Active"
+    assert [n.metadata.name for n in core.list_namespace().items] == ["default", "team-a"]
+    with pytest.raises(ApiException) as caught:
+        core.delete_namespace("team-a")
+    assert status_of(caught.value) == (405, "MethodNotAllowed")
+    assert [(c.verb, c.resource, c.name) for c in kube.calls] == [
+        ("get", "namespaces", "anything"),
+        ("list", "namespaces", None),
+        ("delete", "namespaces", "team-a"),
+    ]
+
+
 # ---------------------------------------------------------------- direct access, faults, hooks
 
 
