@@ -1,43 +1,80 @@
 """A stateful GitHub REST API stand-in: repositories, branches, commits and pull requests.
 
 Standard library only (the demo runs it with the runtime dependencies alone). It answers
-the endpoints the sweeper uses with GitHub's real semantics: the owner-qualified `head`
-filter (a bare branch is silently ignored, as on GitHub), `state=all`, merged versus
-closed-unmerged (`merged_at`), `Link` pagination, the 422 shapes of pull request
-creation, rate-limit headers, primary and secondary limits. Response bodies are built
-from the skeletons of GitHub's own schemas, and with `validate=True` every exchange is
-checked against GitHub's official description (tests/contract/openapi.py).
+the endpoints the sweeper uses with GitHub's real semantics, among them:
+
+- `GET .../pulls`: `head` filters only as `OWNER:branch` (a bare branch is silently
+  ignored, as on GitHub), `state=open|closed|all`, `base`, list items without `merged`
+  (merged means `merged_at` is set), `Link` pagination (`per_page` at most 100);
+- `POST .../pulls`: the 422 shapes (already exists, no commits between, invalid head or
+  base, missing title, too long, drafts unsupported), heads across forks
+  (`forkowner:branch`), sequential numbers per repository;
+- refs (`git/ref`, `git/matching-refs` prefix match), `commits/{ref}`, `branches/{b}`,
+  `compare/{base}...{head}`, computed from a real commit graph (merging a PR moves its
+  base, pushing to a branch moves its open PRs' head);
+- primary and secondary rate limits, rate-limit headers on every answer, 401 on a bad
+  token, %2F-encoded path parameters, optional GitHub Enterprise `/api/v3` prefix.
+
+Response bodies are built from the skeletons of GitHub's own schemas. With
+`validate=True` every exchange is checked against GitHub's official description
+(tests/contract/openapi.py, imported lazily) and problems land in `violations`.
+
+Faults (`inject`), a hook between storing a new PR and answering (`on_pull_created`) and
+one before every request (`on_request`) let tests reproduce lost answers and crashes.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
 import re
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from tests.standins.serving import LocalServer, QuietHandler
 
 SPEC = Path(__file__).resolve().parents[1] / "contract" / "github" / "api.github.com.subset.json"
 WEB = "https://github.example"
 DOCS = "https://docs.github.com/rest"
+BOT = "foreman-bot"  # the login every token of the stand-in belongs to
+LIMIT = 5000
+SECONDARY_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+    "again. If you reach out to GitHub Support for help, please include the request ID."
+)
+PRIMARY_MESSAGE = (
+    "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, "
+    "please include the request ID."
+)
+_SHA = re.compile(r"^[0-9a-f]{40}$")
 _counter = itertools.count(1)
 
 
 @dataclass(frozen=True)
 class Call:
+    """One request the stand-in received. `status` 0: the connection was closed unanswered."""
+
     method: str
-    path: str
+    path: str  # without the prefix, percent-decoded
     query: dict[str, list[str]]
     body: Any
     status: int
+
+
+@dataclass
+class Commit:
+    sha: str
+    message: str
+    parents: tuple[str, ...]
+    at: str
 
 
 @dataclass
@@ -47,14 +84,38 @@ class Repo:
     fork_of: str | None
     drafts_supported: bool
     id: int
+    network: str  # the root of the fork network: commits are shared within it
     branches: dict[str, str] = field(default_factory=dict)
+    pulls: list[dict[str, Any]] = field(default_factory=list)  # number N at index N-1
+    by_label: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # "owner:branch"
+
+    @property
+    def owner(self) -> str:
+        return self.full_name.split("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.full_name.split("/")[1]
 
 
 @dataclass
-class Commit:
-    sha: str
-    message: str
-    parent: str | None
+class _Fault:
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    body: Any
+    headers: dict[str, str]
+    times: int
+    action: str
+
+
+@dataclass
+class _Request:
+    method: str
+    segments: list[str]  # decoded, prefix removed
+    query: dict[str, list[str]]
+    body: Any
+    raw_path: str  # as received, prefix included, still encoded
 
 
 class _Reply(Exception):
@@ -64,12 +125,25 @@ class _Reply(Exception):
 
 
 class _Drop(Exception):
-    """Close the connection without an answer."""
+    """Close the connection without an answer (after serving: the state has changed)."""
+
+
+def _error(status: int, message: str, **extra: Any) -> _Reply:
+    return _Reply(status, {"message": message, "documentation_url": DOCS, **extra})
+
+
+def _not_found() -> _Reply:
+    return _error(404, "Not Found")
+
+
+def _invalid(*errors: dict[str, Any]) -> _Reply:
+    return _error(422, "Validation Failed", errors=list(errors))
 
 
 # ---------------------------------------------------------------- schema skeletons
 
 _SCHEMAS: dict[str, Any] | None = None
+_SKELETONS: dict[str, str] = {}
 
 
 def _schemas() -> dict[str, Any]:
@@ -80,21 +154,30 @@ def _schemas() -> dict[str, Any]:
 
 
 def skeleton(schema: dict[str, Any] | str) -> Any:
-    """The smallest value valid for a schema: required fields only, nullables as null."""
+    """The smallest value valid for a schema: required fields only, nullables as null.
+
+    Pass a component name ("pull-request") or a schema. Every call returns a fresh copy.
+    """
     if isinstance(schema, str):
-        schema = _schemas()[schema]
+        if schema not in _SKELETONS:
+            _SKELETONS[schema] = json.dumps(_skeleton(_schemas()[schema]))
+        return json.loads(_SKELETONS[schema])
+    return _skeleton(schema)
+
+
+def _skeleton(schema: dict[str, Any]) -> Any:
     if "$ref" in schema:
-        return skeleton(_schemas()[schema["$ref"].rsplit("/", 1)[1]])
+        return _skeleton(_schemas()[schema["$ref"].rsplit("/", 1)[1]])
     if "allOf" in schema:
         merged: dict[str, Any] = {}
         for part in schema["allOf"]:
-            value = skeleton(part)
+            value = _skeleton(part)
             if isinstance(value, dict):
                 merged.update(value)
         return merged
     for key in ("anyOf", "oneOf"):
         if key in schema:
-            return skeleton(schema[key][0])
+            return _skeleton(schema[key][0])
     if schema.get("nullable"):
         return None
     if "enum" in schema:
@@ -102,7 +185,7 @@ def skeleton(schema: dict[str, Any] | str) -> Any:
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
         props = schema.get("properties", {})
-        return {name: skeleton(props.get(name, {})) for name in schema.get("required", [])}
+        return {name: _skeleton(props.get(name, {})) for name in schema.get("required", [])}
     if kind == "array":
         return []
     if kind == "integer":
@@ -121,16 +204,21 @@ def skeleton(schema: dict[str, Any] | str) -> Any:
     return ""
 
 
-def _user(login: str) -> dict[str, Any]:
-    user = skeleton("simple-user")
-    user.update(login=login, id=abs(hash(login)) % 10**8, html_url=f"{WEB}/{login}", type="User")
-    return user
+def _stamp(n: int) -> str:
+    """A deterministic, increasing timestamp: the n-th second of 2026-11-01."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1793491200 + n))
 
 
 # ---------------------------------------------------------------- the stand-in
 
 
 class GitHubStandIn(LocalServer):
+    """GitHub's REST API for the sweeper, in memory, on a free loopback port.
+
+    State changes and every request are serialised by one lock; `latency_s` and
+    `delay:` faults sleep outside it.
+    """
+
     def __init__(
         self,
         token: str = "test-token",
@@ -143,21 +231,28 @@ class GitHubStandIn(LocalServer):
         self.prefix = self.url_suffix = prefix.rstrip("/")
         self.calls: list[Call] = []
         self.violations: list[str] = []
-        self.rate_limit_remaining = 5000
+        self.rate_limit_remaining = LIMIT
+        self.rate_limit_reset = int(time.time()) + 3600  # epoch seconds, settable
         self._lock = threading.RLock()
         self._repos: dict[str, Repo] = {}
         self._commits: dict[str, Commit] = {}
-        self._pulls: dict[str, list[dict[str, Any]]] = {}
-        self._faults: list[dict[str, Any]] = []
+        self._network: dict[str, set[str]] = {}  # network root -> its commits
+        self._nodes: dict[str, tuple[str, int]] = {}  # PR node_id -> (repo, number)
+        self._faults: list[_Fault] = []
         self._secondary: list[int | None] = []
+        self._ticks = itertools.count(1)
         self._on_created: Callable[[dict[str, Any]], None] | None = None
         self._on_request: Callable[[str, str, Any], None] | None = None
+        self._users: dict[str, str] = {}
+        self._repo_json_cache: dict[tuple[str, str], dict[str, Any]] = {}
 
     # ------------------------------------------------------------ state setup
 
-    def _commit(self, message: str, parent: str | None) -> str:
-        sha = hashlib.sha1(f"{next(_counter)}:{message}:{parent}".encode()).hexdigest()
-        self._commits[sha] = Commit(sha, message, parent)
+    def _commit(self, network: str, message: str, parents: tuple[str, ...]) -> str:
+        n = next(_counter)
+        sha = hashlib.sha1(f"{n}:{message}:{parents}".encode()).hexdigest()
+        self._commits[sha] = Commit(sha, message, parents, _stamp(n))
+        self._network.setdefault(network, set()).add(sha)
         return sha
 
     def add_repo(
@@ -167,29 +262,38 @@ class GitHubStandIn(LocalServer):
         fork_of: str | None = None,
         drafts_supported: bool = True,
     ) -> None:
+        """A repository with `default_branch` at an initial commit (a fork: the parent's)."""
         with self._lock:
-            repo = Repo(full_name, default_branch, fork_of, drafts_supported, next(_counter))
-            if fork_of and fork_of in self._repos:
-                repo.branches = dict(self._repos[fork_of].branches)
+            parent = self._repos.get(fork_of) if fork_of else None
+            network = parent.network if parent else (fork_of or full_name)
+            repo = Repo(
+                full_name, default_branch, fork_of, drafts_supported, next(_counter), network
+            )
+            if parent is not None:
+                repo.branches = dict(parent.branches)
+                repo.default_branch = parent.default_branch
             else:
-                repo.branches[default_branch] = self._commit("Initial commit", None)
+                repo.branches[default_branch] = self._commit(network, "Initial commit", ())
             self._repos[full_name] = repo
-            self._pulls.setdefault(full_name, [])
+            self._repo_json_cache.clear()
 
     def push(
         self, full_name: str, branch: str, message: str = "Fix the thing", parent: str | None = None
     ) -> str:
+        """A new commit on `branch` (created from the default branch if new); its SHA."""
         with self._lock:
             repo = self._repos[full_name]
             base = parent or repo.branches.get(branch) or repo.branches.get(repo.default_branch)
-            sha = self._commit(message, base)
-            repo.branches[branch] = sha
+            sha = self._commit(repo.network, message, (base,) if base else ())
+            self._move(repo, branch, sha)
             return sha
 
     def set_branch(self, full_name: str, branch: str, sha: str) -> None:
+        """Force-push `branch` to an existing commit."""
         with self._lock:
-            assert sha in self._commits, sha
-            self._repos[full_name].branches[branch] = sha
+            if sha not in self._commits:
+                raise KeyError(f"no commit {sha}")
+            self._move(self._repos[full_name], branch, sha)
 
     def delete_branch(self, full_name: str, branch: str) -> None:
         with self._lock:
@@ -206,25 +310,32 @@ class GitHubStandIn(LocalServer):
         body: str = "",
         head_sha: str | None = None,
     ) -> dict[str, Any]:
+        """A PR made behind the sweeper's back (no checks); returns the stored PR."""
         with self._lock:
             repo = self._repos[full_name]
-            owner, branch = self._split_head(full_name, head)
-            head_repo = self._head_repo(full_name, owner)
+            owner, branch = self._split_head(repo, head)
+            head_repo = self._head_repo(repo, owner)
             sha = head_sha or (head_repo.branches.get(branch) if head_repo else None) or "0" * 40
             pr = self._store_pull(
-                repo, owner, branch, base or repo.default_branch, sha, title, body, draft=False
+                repo, owner, branch, base or repo.default_branch, sha, title, body, False
             )
             if state == "closed" or merged:
-                self._close(pr, merged)
-            return dict(pr)
+                self._close(repo, pr, merged)
+            return copy.deepcopy(pr)
 
     def pulls(self, full_name: str) -> list[dict[str, Any]]:
+        """The stored PRs by number: number, state, merged, merged_at, draft, title, body,
+        html_url, node_id, head {ref, sha, label, repo}, base {ref, sha, repo},
+        requested_reviewers, requested_teams, labels, comments (copies)."""
         with self._lock:
-            return [dict(pr) for pr in self._pulls.get(full_name, [])]
+            repo = self._repos.get(full_name)
+            return [self._stored(repo, pr) for pr in repo.pulls] if repo else []
 
     def close_pull(self, full_name: str, number: int, merged: bool = False) -> None:
+        """Close a PR; merged=True also merges its head into its base branch."""
         with self._lock:
-            self._close(self._pulls[full_name][number - 1], merged)
+            repo = self._repos[full_name]
+            self._close(repo, repo.pulls[number - 1], merged)
 
     # ------------------------------------------------------------ observation, faults
 
@@ -237,10 +348,12 @@ class GitHubStandIn(LocalServer):
             self.calls = []
 
     def count(self, method: str | None = None, path_regex: str | None = None) -> int:
+        with self._lock:
+            calls = list(self.calls)
         return sum(
             1
-            for c in self.calls
-            if (method is None or c.method == method)
+            for c in calls
+            if (method is None or c.method == method.upper())
             and (path_regex is None or re.search(path_regex, c.path))
         )
 
@@ -254,40 +367,98 @@ class GitHubStandIn(LocalServer):
         times: int = 1,
         action: str = "respond",
     ) -> None:
+        """The next `times` requests matching (method, regex on the decoded path) misbehave.
+
+        action "respond": answer status/body/headers instead of serving; "reset": close the
+        connection without serving or answering; "after": serve (state changes), then
+        close without answering; "delay:<seconds>": sleep, then serve.
+        """
+        if action not in ("respond", "reset", "after") and not action.startswith("delay:"):
+            raise ValueError(f"unknown action {action!r}")
         with self._lock:
             self._faults.append(
-                {
-                    "method": method.upper(),
-                    "re": re.compile(path_regex),
-                    "status": status,
-                    "body": body,
-                    "headers": headers or {},
-                    "times": times,
-                    "action": action,
-                }
+                _Fault(
+                    method.upper(),
+                    re.compile(path_regex),
+                    status,
+                    body,
+                    dict(headers or {}),
+                    times,
+                    action,
+                )
             )
 
     def on_pull_created(self, hook: Callable[[dict[str, Any]], None] | None) -> None:
+        """Called with the stored PR after a create is stored, before the 201 is sent.
+
+        If the hook raises, the connection is closed without an answer.
+        """
         self._on_created = hook
 
     def on_request(self, hook: Callable[[str, str, Any], None] | None) -> None:
+        """Called with (method, decoded path, body) before each request is handled.
+
+        If the hook raises, the connection is closed without an answer (nothing served).
+        """
         self._on_request = hook
 
     def secondary_limit(self, times: int, retry_after: int | None = 60) -> None:
+        """The next `times` content-creating requests answer 403 "secondary rate limit"."""
         with self._lock:
             self._secondary.extend([retry_after] * times)
 
-    # ------------------------------------------------------------ semantics
+    # ------------------------------------------------------------ the commit graph
 
-    def _split_head(self, full_name: str, head: str) -> tuple[str, str]:
+    def _ancestors(self, sha: str | None) -> set[str]:
+        seen: set[str] = set()
+        todo = [sha] if sha else []
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            commit = self._commits.get(current)
+            if commit:
+                todo.extend(commit.parents)
+        return seen
+
+    def _order(self, shas: set[str]) -> list[str]:
+        return sorted(shas, key=lambda s: self._commits[s].at if s in self._commits else "")
+
+    def _move(self, repo: Repo, branch: str, sha: str) -> None:
+        repo.branches[branch] = sha
+        label = f"{repo.owner}:{branch}"
+        # An open PR follows its head branch, in this repository or the fork's parent.
+        targets = [repo] + ([self._repos[repo.fork_of]] if repo.fork_of in self._repos else [])
+        for target in targets:
+            for pr in target.by_label.get(label, []):
+                if pr["state"] == "open":
+                    pr["head"]["sha"] = sha
+
+    def _resolve(self, repo: Repo, ref: str) -> str | None:
+        """A branch name, `heads/branch` or a full SHA of the repository's network."""
+        if ref in repo.branches:
+            return repo.branches[ref]
+        if ref.startswith("heads/") and ref[6:] in repo.branches:
+            return repo.branches[ref[6:]]
+        if _SHA.match(ref) and ref in self._network.get(repo.network, set()):
+            return ref
+        return None
+
+    # ------------------------------------------------------------ pull requests
+
+    def _split_head(self, repo: Repo, head: str) -> tuple[str, str]:
         owner, sep, branch = head.partition(":")
-        return (owner, branch) if sep else (full_name.split("/")[0], head)
+        return (owner, branch) if sep else (repo.owner, head)
 
-    def _head_repo(self, full_name: str, owner: str) -> Repo | None:
-        if owner == full_name.split("/")[0]:
-            return self._repos.get(full_name)
-        fork = self._repos.get(f"{owner}/{full_name.split('/')[1]}")
-        return fork if fork and fork.fork_of == full_name else None
+    def _head_repo(self, repo: Repo, owner: str) -> Repo | None:
+        """The repository `owner:branch` names: this one, or owner's fork of it."""
+        if owner == repo.owner:
+            return repo
+        for candidate in self._repos.values():
+            if candidate.owner == owner and candidate.fork_of == repo.full_name:
+                return candidate
+        return None
 
     def _store_pull(
         self,
@@ -299,10 +470,12 @@ class GitHubStandIn(LocalServer):
         title: str,
         body: str,
         draft: bool,
+        maintainer_can_modify: bool = False,
     ) -> dict[str, Any]:
-        pulls = self._pulls[repo.full_name]
-        number = len(pulls) + 1
-        pr = {
+        number = len(repo.pulls) + 1
+        label = f"{owner}:{branch}"
+        head_repo = self._head_repo(repo, owner)
+        pr: dict[str, Any] = {
             "number": number,
             "state": "open",
             "merged": False,
@@ -310,150 +483,237 @@ class GitHubStandIn(LocalServer):
             "title": title,
             "body": body,
             "html_url": f"{WEB}/{repo.full_name}/pull/{number}",
-            "node_id": f"PR_{repo.id}_{number}",
+            "node_id": f"PR_kwDO{repo.id:06d}{number:06d}",
+            "created_at": _stamp(next(self._ticks)),
             "merged_at": None,
             "closed_at": None,
+            "maintainer_can_modify": maintainer_can_modify,
             "head": {
                 "ref": branch,
                 "sha": sha,
-                "label": f"{owner}:{branch}",
-                "repo": f"{owner}/{repo.full_name.split('/')[1]}",
+                "label": label,
+                "repo": head_repo.full_name if head_repo else f"{owner}/{repo.name}",
             },
             "base": {"ref": base, "sha": repo.branches.get(base, "0" * 40), "repo": repo.full_name},
             "requested_reviewers": [],
             "requested_teams": [],
             "labels": [],
+            "comments": [],
         }
-        pulls.append(pr)
+        pr["updated_at"] = pr["created_at"]
+        repo.pulls.append(pr)
+        repo.by_label.setdefault(label, []).append(pr)
+        self._nodes[pr["node_id"]] = (repo.full_name, number)
         return pr
 
-    def _close(self, pr: dict[str, Any], merged: bool) -> None:
-        pr.update(
-            state="closed",
-            closed_at="2026-11-02T00:00:00Z",
-            merged=merged,
-            merged_at="2026-11-02T00:00:00Z" if merged else None,
-        )
+    def _close(self, repo: Repo, pr: dict[str, Any], merged: bool) -> None:
+        now = _stamp(next(self._ticks))
+        pr.update(state="closed", closed_at=now, updated_at=now, merged=merged)
+        pr["merged_at"] = now if merged else None
+        base = pr["base"]["ref"]
+        head_sha = pr["head"]["sha"]
+        if (
+            merged
+            and base in repo.branches
+            and head_sha in self._commits
+            and head_sha not in self._ancestors(repo.branches[base])
+        ):
+            message = f"Merge pull request #{pr['number']} from {pr['head']['label']}"
+            merge = self._commit(repo.network, message, (repo.branches[base], head_sha))
+            self._move(repo, base, merge)
 
-    def _ancestors(self, sha: str | None) -> set[str]:
-        seen: set[str] = set()
-        while sha and sha not in seen:
-            seen.add(sha)
-            commit = self._commits.get(sha)
-            sha = commit.parent if commit else None
-        return seen
+    def _stored(self, repo: Repo, pr: dict[str, Any]) -> dict[str, Any]:
+        out = copy.deepcopy(pr)
+        out["base"]["sha"] = repo.branches.get(pr["base"]["ref"], pr["base"]["sha"])
+        return out
+
+    def _pull(self, repo: Repo, number: str) -> dict[str, Any]:
+        if not number.isdigit() or not 1 <= int(number) <= len(repo.pulls):
+            raise _not_found()
+        return repo.pulls[int(number) - 1]
+
+    # ------------------------------------------------------------ JSON renderings
+
+    def _api(self, path: str) -> str:
+        return f"{self.url}{path}"
+
+    def _user_json(self, login: str) -> dict[str, Any]:
+        if login not in self._users:
+            user = skeleton("simple-user")
+            number = int(hashlib.sha1(login.encode()).hexdigest()[:7], 16)
+            user.update(
+                login=login,
+                id=number,
+                node_id=f"U_{number}",
+                html_url=f"{WEB}/{login}",
+                url=self._api(f"/users/{login}"),
+                avatar_url=f"{WEB}/{login}.png",
+                type="Bot" if login == BOT else "User",
+                site_admin=False,
+            )
+            self._users[login] = json.dumps(user)
+        value: dict[str, Any] = json.loads(self._users[login])
+        return value
+
+    def _repo_json(self, repo: Repo, schema: str = "full-repository") -> dict[str, Any]:
+        key = (repo.full_name, schema)
+        if key not in self._repo_json_cache:
+            out = skeleton(schema)
+            out.update(
+                id=repo.id,
+                node_id=f"R_{repo.id}",
+                name=repo.name,
+                full_name=repo.full_name,
+                owner=self._user_json(repo.owner),
+                html_url=f"{WEB}/{repo.full_name}",
+                url=self._api(f"/repos/{repo.full_name}"),
+                clone_url=f"{WEB}/{repo.full_name}.git",
+                fork=repo.fork_of is not None,
+                default_branch=repo.default_branch,
+                private=False,
+                visibility="public",
+            )
+            if schema == "full-repository" and repo.fork_of in self._repos:
+                parent = self._repo_json(self._repos[repo.fork_of], "repository")
+                out.update(parent=parent, source=parent)
+            self._repo_json_cache[key] = out
+        return self._repo_json_cache[key]  # shared: serialised, never mutated
+
+    def _label_json(self, repo: Repo, name: str) -> dict[str, Any]:
+        number = int(hashlib.sha1(name.encode()).hexdigest()[:7], 16)
+        return {
+            "id": number,
+            "node_id": f"LA_{number}",
+            "url": self._api(f"/repos/{repo.full_name}/labels/{quote(name)}"),
+            "name": name,
+            "description": None,
+            "color": "ededed",
+            "default": False,
+        }
 
     def _pull_json(self, repo: Repo, pr: dict[str, Any], full: bool) -> dict[str, Any]:
-        out = skeleton("pull-request" if full else "pull-request-simple")
-        api = f"https://api.github.example/repos/{repo.full_name}/pulls/{pr['number']}"
+        schema = "pull-request" if full else "pull-request-simple"
+        out = skeleton(schema)
+        api = self._api(f"/repos/{repo.full_name}/pulls/{pr['number']}")
+        issue = self._api(f"/repos/{repo.full_name}/issues/{pr['number']}")
         out.update(
             url=api,
             id=repo.id * 100000 + pr["number"],
             node_id=pr["node_id"],
             html_url=pr["html_url"],
+            diff_url=pr["html_url"] + ".diff",
+            patch_url=pr["html_url"] + ".patch",
+            issue_url=issue,
+            comments_url=issue + "/comments",
+            commits_url=api + "/commits",
+            review_comments_url=api + "/comments",
+            statuses_url=self._api(f"/repos/{repo.full_name}/statuses/{pr['head']['sha']}"),
             number=pr["number"],
             state=pr["state"],
+            locked=False,
             title=pr["title"],
-            body=pr["body"],
+            body=pr["body"] or None,
             draft=pr["draft"],
             merged_at=pr["merged_at"],
             closed_at=pr["closed_at"],
-            user=_user("foreman-bot"),
-            created_at="2026-11-01T00:00:00Z",
-            updated_at="2026-11-01T00:00:00Z",
-            labels=[
-                {
-                    "id": i + 1,
-                    "node_id": f"L{i}",
-                    "url": f"{WEB}/l",
-                    "name": name,
-                    "description": None,
-                    "color": "ededed",
-                    "default": False,
-                }
-                for i, name in enumerate(pr["labels"])
-            ],
-            requested_reviewers=[_user(login) for login in pr["requested_reviewers"]],
+            created_at=pr["created_at"],
+            updated_at=pr["updated_at"],
+            user=self._user_json(BOT),
+            author_association="NONE",
+            labels=[self._label_json(repo, name) for name in pr["labels"]],
+            requested_reviewers=[self._user_json(login) for login in pr["requested_reviewers"]],
         )
         for side in ("head", "base"):
-            ref = (
-                skeleton("pull-request-simple")["head"]
-                if not full
-                else skeleton("pull-request")["head"]
+            ref = out[side]
+            stored = pr[side]
+            owner = stored["repo"].split("/")[0]
+            sha = stored["sha"]
+            if side == "base":
+                sha = repo.branches.get(stored["ref"], sha)
+            side_repo = self._repos.get(stored["repo"])
+            ref.update(
+                ref=stored["ref"],
+                sha=sha,
+                label=stored.get("label") or f"{owner}:{stored['ref']}",
+                user=self._user_json(owner),
             )
-            owner = pr[side]["repo"].split("/")[0]
-            label = pr[side].get("label") or f"{owner}:{pr[side]['ref']}"
-            ref.update(ref=pr[side]["ref"], sha=pr[side]["sha"], label=label, user=_user(owner))
-            if "repo" in ref:
-                ref["repo"] = self._repo_json(
-                    self._repos.get(pr[side]["repo"]) or repo, "repository"
-                )
-            out[side] = ref
+            if side_repo is not None:
+                ref["repo"] = self._repo_json(side_repo, "repository")
         if full:
             out.update(
                 merged=pr["merged"],
                 mergeable=None,
-                comments=0,
+                rebaseable=None,
+                mergeable_state="unknown",
+                merged_by=None,
+                comments=len(pr["comments"]),
                 review_comments=0,
                 commits=1,
                 additions=1,
                 deletions=0,
                 changed_files=1,
-                maintainer_can_modify=False,
-                mergeable_state="clean",
+                maintainer_can_modify=pr["maintainer_can_modify"],
             )
         return out
 
-    def _repo_json(self, repo: Repo, schema: str = "full-repository") -> dict[str, Any]:
-        out = skeleton(schema)
-        owner, name = repo.full_name.split("/")
+    def _commit_json(self, repo: Repo, sha: str) -> dict[str, Any]:
+        commit = self._commits[sha]
+        out = skeleton("commit")
         out.update(
-            id=repo.id,
-            name=name,
-            full_name=repo.full_name,
-            owner=_user(owner),
-            html_url=f"{WEB}/{repo.full_name}",
-            fork=repo.fork_of is not None,
-            default_branch=repo.default_branch,
-            private=False,
+            sha=sha,
+            node_id=f"C_{sha[:16]}",
+            url=self._api(f"/repos/{repo.full_name}/commits/{sha}"),
+            html_url=f"{WEB}/{repo.full_name}/commit/{sha}",
+            comments_url=self._api(f"/repos/{repo.full_name}/commits/{sha}/comments"),
+            parents=[
+                {
+                    "sha": p,
+                    "url": self._api(f"/repos/{repo.full_name}/commits/{p}"),
+                    "html_url": f"{WEB}/{repo.full_name}/commit/{p}",
+                }
+                for p in commit.parents
+            ],
         )
+        person = {"name": "Foreman Agent", "email": "agent@example.com", "date": commit.at}
+        out["commit"].update(
+            message=commit.message,
+            author=person,
+            committer=person,
+            url=self._api(f"/repos/{repo.full_name}/git/commits/{sha}"),
+            comment_count=0,
+        )
+        out["commit"]["tree"] = {
+            "sha": hashlib.sha1(sha.encode()).hexdigest(),
+            "url": self._api(f"/repos/{repo.full_name}/git/trees/{sha}"),
+        }
         return out
 
     def _ref_json(self, repo: Repo, branch: str) -> dict[str, Any]:
         sha = repo.branches[branch]
         return {
             "ref": f"refs/heads/{branch}",
-            "node_id": f"REF_{sha[:8]}",
-            "url": f"https://api.github.example/repos/{repo.full_name}/git/refs/heads/{branch}",
+            "node_id": f"REF_{hashlib.sha1(branch.encode()).hexdigest()[:12]}",
+            "url": self._api(f"/repos/{repo.full_name}/git/refs/heads/{quote(branch)}"),
             "object": {
                 "type": "commit",
                 "sha": sha,
-                "url": f"https://api.github.example/repos/{repo.full_name}/git/commits/{sha}",
+                "url": self._api(f"/repos/{repo.full_name}/git/commits/{sha}"),
             },
         }
 
     # ------------------------------------------------------------ routing
 
-    def serve(
-        self, method: str, segments: list[str], query: dict[str, list[str]], body: Any
-    ) -> tuple[int, Any, dict[str, str]]:
-        q = {k: v[-1] for k, v in query.items()}
-        if segments == ["rate_limit"]:
-            out = skeleton("rate-limit-overview")
-            core = {
-                "limit": 5000,
-                "remaining": self.rate_limit_remaining,
-                "reset": 1893456000,
-                "used": 0,
-            }
-            out["rate"] = core
-            out["resources"] = {"core": core, "search": core}
-            return 200, out, {}
+    def _serve(self, req: _Request) -> tuple[int, Any, dict[str, str]]:
+        method, seg = req.method, req.segments
+        if seg == ["rate_limit"] and method == "GET":
+            return 200, self._rate_limit_json(), {}
         if self.rate_limit_remaining <= 0:
             raise _Reply(
                 403,
-                {"message": "API rate limit exceeded for user.", "documentation_url": DOCS},
-                {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 3600)},
+                {
+                    "message": PRIMARY_MESSAGE,
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                },
             )
         if method != "GET" and self._secondary:
             retry_after = self._secondary.pop(0)
@@ -461,162 +721,204 @@ class GitHubStandIn(LocalServer):
             raise _Reply(
                 403,
                 {
-                    "message": "You have exceeded a secondary rate limit. Please wait a "
-                    "few minutes before you try again.",
-                    "documentation_url": DOCS,
+                    "message": SECONDARY_MESSAGE,
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
                 },
                 headers,
             )
-        if segments == ["user"]:
-            return (
-                200,
-                _user("foreman-bot") | skeleton("private-user") | {"login": "foreman-bot"},
-                {},
-            )
-        if len(segments) < 3 or segments[0] != "repos":
-            raise _Reply(404, {"message": "Not Found", "documentation_url": DOCS})
-        full_name = f"{segments[1]}/{segments[2]}"
-        repo = self._repos.get(full_name)
+        if req.body is _BAD_JSON:
+            raise _error(400, "Problems parsing JSON")
+        if seg == ["user"] and method == "GET":
+            return 200, self._private_user_json(), {}
+        if seg == ["graphql"] and method == "POST":
+            return self._graphql(req.body)
+        if len(seg) < 3 or seg[0] != "repos":
+            raise _not_found()
+        repo = self._repos.get(f"{seg[1]}/{seg[2]}")
         if repo is None:
-            raise _Reply(404, {"message": "Not Found", "documentation_url": DOCS})
-        rest = segments[3:]
-        if not rest and method == "GET":
+            raise _not_found()
+        rest, body, q = seg[3:], req.body, {k: v[-1] for k, v in req.query.items()}
+        route = (method, len(rest), rest[0] if rest else "")
+        if route == ("GET", 0, ""):
             return 200, self._repo_json(repo), {}
-        if rest == ["pulls"] and method == "GET":
-            return self._list_pulls(repo, q, query)
-        if rest == ["pulls"] and method == "POST":
+        if route == ("GET", 1, "pulls"):
+            return self._list_pulls(repo, q, req)
+        if route == ("POST", 1, "pulls"):
             return self._create_pull(repo, body)
-        if len(rest) == 2 and rest[0] == "pulls" and rest[1].isdigit():
-            pr = self._pull(repo, int(rest[1]))
-            if method == "PATCH":
-                for key in ("title", "body"):
-                    if key in body:
-                        pr[key] = body[key]
-                if "base" in body:
-                    pr["base"]["ref"] = body["base"]
-                if body.get("state") == "closed":
-                    self._close(pr, merged=False)
-                elif body.get("state") == "open":
-                    pr.update(state="open", closed_at=None)
-            return 200, self._pull_json(repo, pr, full=True), {}
-        if len(rest) == 3 and rest[0] == "pulls" and rest[2] == "requested_reviewers":
-            pr = self._pull(repo, int(rest[1]))
-            pr["requested_reviewers"] += list(body.get("reviewers") or [])
-            return 201, self._pull_json(repo, pr, full=False), {}
-        if len(rest) == 3 and rest[0] == "issues" and rest[2] == "labels":
-            pr = self._pull(repo, int(rest[1]))
-            pr["labels"] += [name for name in body.get("labels") or [] if name not in pr["labels"]]
-            labels = self._pull_json(repo, pr, full=False)["labels"]
-            return 200, labels, {}
-        if len(rest) == 2 and rest[0] == "commits":
-            return self._get_commit(repo, rest[1])
-        if len(rest) == 3 and rest[:2] == ["git", "ref"]:
-            ref = rest[2]
-            branch = ref.removeprefix("heads/")
-            if not ref.startswith("heads/") or branch not in repo.branches:
-                raise _Reply(404, {"message": "Not Found", "documentation_url": DOCS})
+        if route == ("GET", 2, "pulls"):
+            return 200, self._pull_json(repo, self._pull(repo, rest[1]), full=True), {}
+        if route == ("PATCH", 2, "pulls"):
+            return self._update_pull(repo, self._pull(repo, rest[1]), body)
+        if route == ("POST", 3, "pulls") and rest[2] == "requested_reviewers":
+            return self._request_reviewers(repo, self._pull(repo, rest[1]), body)
+        if route == ("POST", 3, "issues") and rest[2] == "labels":
+            return self._add_labels(repo, self._pull(repo, rest[1]), body)
+        if route == ("POST", 3, "issues") and rest[2] == "comments":
+            return self._add_comment(repo, self._pull(repo, rest[1]), body)
+        if route == ("GET", 2, "commits"):
+            sha = self._resolve(repo, rest[1])
+            if sha is None:
+                raise _error(422, f"No commit found for SHA: {rest[1]}")
+            return 200, self._commit_json(repo, sha), {}
+        if route == ("GET", 2, "branches"):
+            return self._branch(repo, rest[1])
+        if route == ("GET", 2, "compare"):
+            return self._compare(repo, rest[1])
+        if route == ("GET", 3, "git") and rest[1] == "ref":
+            branch = rest[2].removeprefix("heads/")
+            if not rest[2].startswith("heads/") or branch not in repo.branches:
+                raise _not_found()
             return 200, self._ref_json(repo, branch), {}
-        if len(rest) == 3 and rest[:2] == ["git", "matching-refs"]:
-            prefix = rest[2].removeprefix("heads/")
-            refs = [self._ref_json(repo, b) for b in sorted(repo.branches) if b.startswith(prefix)]
-            return self._paged(refs, q, query)
-        raise _Reply(404, {"message": "Not Found", "documentation_url": DOCS})
+        if route == ("GET", 3, "git") and rest[1] == "matching-refs":
+            refs = [
+                self._ref_json(repo, b)
+                for b in sorted(repo.branches)
+                if f"heads/{b}".startswith(rest[2])
+            ]
+            return self._paged(refs, q, req)
+        raise _not_found()
 
-    def _pull(self, repo: Repo, number: int) -> dict[str, Any]:
-        pulls = self._pulls[repo.full_name]
-        if not 1 <= number <= len(pulls):
-            raise _Reply(404, {"message": "Not Found", "documentation_url": DOCS})
-        return pulls[number - 1]
+    def _rate_limit_json(self) -> dict[str, Any]:
+        out = skeleton("rate-limit-overview")
+        remaining = max(self.rate_limit_remaining, 0)
+        core = {
+            "limit": LIMIT,
+            "remaining": remaining,
+            "reset": self.rate_limit_reset,
+            "used": LIMIT - remaining,
+        }
+        graphql = {"limit": LIMIT, "remaining": LIMIT, "reset": self.rate_limit_reset, "used": 0}
+        search = {"limit": 30, "remaining": 30, "reset": self.rate_limit_reset, "used": 0}
+        out["rate"] = core
+        out["resources"] = {"core": core, "search": search, "graphql": graphql}
+        return out
+
+    def _private_user_json(self) -> dict[str, Any]:
+        out = skeleton("private-user") | self._user_json(BOT)
+        out.update(
+            created_at="2026-01-01T00:00:00Z",
+            updated_at="2026-01-01T00:00:00Z",
+            public_repos=0,
+            public_gists=0,
+            followers=0,
+            following=0,
+            private_gists=0,
+            total_private_repos=0,
+            owned_private_repos=0,
+            disk_usage=0,
+            collaborators=0,
+            two_factor_authentication=True,
+            user_view_type="private",
+        )
+        return out
 
     def _paged(
-        self, items: list[Any], q: dict[str, str], query: dict[str, list[str]]
-    ) -> tuple[int, Any, dict[str, str]]:
-        per_page = min(int(q.get("per_page", "30") or 30), 100)
-        page = max(int(q.get("page", "1") or 1), 1)
+        self, items: list[Any], q: dict[str, str], req: _Request
+    ) -> tuple[int, list[Any], dict[str, str]]:
+        per_page, page = _page_params(q)
         chunk = items[(page - 1) * per_page : page * per_page]
-        headers = {}
-        last = max(1, -(-len(items) // per_page))
+        return 200, chunk, self._links(len(items), per_page, page, req)
+
+    def _links(self, total: int, per_page: int, page: int, req: _Request) -> dict[str, str]:
+        last = max(1, -(-total // per_page))
+        origin = self.url[: len(self.url) - len(self.prefix)] if self.prefix else self.url
+
+        def link(n: int, rel: str) -> str:
+            pairs = [(k, v) for k, vs in req.query.items() if k != "page" for v in vs]
+            qs = urlencode([*pairs, ("page", str(n))])
+            return f'<{origin}{req.raw_path}?{qs}>; rel="{rel}"'
+
+        rels = []
+        if page > 1:
+            rels += [link(min(page - 1, last), "prev"), link(1, "first")]
         if page < last:
-
-            def link(n: int) -> str:
-                params = {k: v[-1] for k, v in query.items()} | {
-                    "page": str(n),
-                    "per_page": str(per_page),
-                }
-                qs = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
-                return f"<{self.url}{self._current_path}?{qs}>"
-
-            headers["link"] = f'{link(page + 1)}; rel="next", {link(last)}; rel="last"'
-        return 200, chunk, headers
+            rels += [link(page + 1, "next"), link(last, "last")]
+        return {"link": ", ".join(rels)} if rels else {}
 
     def _list_pulls(
-        self, repo: Repo, q: dict[str, str], query: dict[str, list[str]]
+        self, repo: Repo, q: dict[str, str], req: _Request
     ) -> tuple[int, Any, dict[str, str]]:
-        state = q.get("state", "open")
-        pulls = list(reversed(self._pulls[repo.full_name]))  # newest first, as GitHub sorts
+        head = q.get("head", "")
+        if ":" in head:
+            owner, _, branch = head.partition(":")
+            if owner and not branch:  # "owner:" alone: every head of that owner
+                pulls = [p for p in repo.pulls if p["head"]["label"].startswith(head)]
+            else:
+                pulls = list(repo.by_label.get(head, []))
+        else:  # GitHub ignores a head without its owner: every PR
+            pulls = list(repo.pulls)
+        state = q.get("state") or "open"
         if state != "all":
             pulls = [p for p in pulls if p["state"] == state]
-        head = q.get("head")
-        if head and ":" in head:  # without OWNER: GitHub ignores the filter
-            pulls = [p for p in pulls if p["head"]["label"] == head]
         if q.get("base"):
             pulls = [p for p in pulls if p["base"]["ref"] == q["base"]]
-        return self._paged([self._pull_json(repo, p, full=False) for p in pulls], q, query)
+        sort = q.get("sort") or "created"
+        direction = q.get("direction") or ("desc" if sort == "created" else "asc")
+        key = "updated_at" if sort in ("updated", "long-running") else "created_at"
+        pulls.sort(key=lambda p: (p[key], p["number"]), reverse=direction == "desc")
+        per_page, page = _page_params(q)
+        chunk = pulls[(page - 1) * per_page : page * per_page]
+        items = [self._pull_json(repo, p, full=False) for p in chunk]
+        return 200, items, self._links(len(pulls), per_page, page, req)
+
+    def _check_text(self, body: dict[str, Any]) -> None:
+        title, text = body.get("title"), body.get("body")
+        if isinstance(title, str) and len(title) > 256:
+            raise _invalid(
+                {
+                    "resource": "Issue",
+                    "code": "custom",
+                    "field": "title",
+                    "message": "title is too long (maximum is 256 characters)",
+                }
+            )
+        if isinstance(text, str) and len(text) > 65536:
+            raise _invalid(
+                {
+                    "resource": "Issue",
+                    "code": "custom",
+                    "field": "body",
+                    "message": "body is too long (maximum is 65536 characters)",
+                }
+            )
 
     def _create_pull(self, repo: Repo, body: Any) -> tuple[int, Any, dict[str, str]]:
-        def invalid(
-            errors: list[dict[str, Any]] | None = None, message: str = "Validation Failed"
-        ) -> _Reply:
-            payload: dict[str, Any] = {"message": message, "documentation_url": DOCS}
-            if errors is not None:
-                payload["errors"] = errors
-            return _Reply(422, payload)
-
-        if not isinstance(body, dict) or not body.get("head") or not body.get("base"):
-            raise invalid([{"resource": "PullRequest", "field": "head", "code": "missing_field"}])
-        if not body.get("title"):
-            raise invalid([{"resource": "PullRequest", "field": "title", "code": "missing_field"}])
-        if len(body["title"]) > 256 or len(body.get("body") or "") > 65536:
-            raise invalid(
-                [
-                    {
-                        "resource": "PullRequest",
-                        "code": "custom",
-                        "message": "title or body is too long",
-                    }
-                ]
-            )
-        owner, branch = self._split_head(repo.full_name, body["head"])
-        head_repo = self._head_repo(repo.full_name, owner)
+        if not isinstance(body, dict):
+            raise _error(400, "Problems parsing JSON")
+        for key in ("head", "base"):
+            if not isinstance(body.get(key), str) or not body[key]:
+                raise _invalid({"resource": "PullRequest", "field": key, "code": "missing_field"})
+        if not isinstance(body.get("title"), str) or not body["title"].strip():
+            raise _invalid({"resource": "Issue", "field": "title", "code": "missing_field"})
+        self._check_text(body)
+        owner, branch = self._split_head(repo, body["head"])
+        head_repo = self._head_repo(repo, owner)
         if head_repo is None or branch not in head_repo.branches:
-            raise invalid([{"resource": "PullRequest", "field": "head", "code": "invalid"}])
+            raise _invalid({"resource": "PullRequest", "field": "head", "code": "invalid"})
         base = body["base"]
         if base not in repo.branches:
-            raise invalid([{"resource": "PullRequest", "field": "base", "code": "invalid"}])
+            raise _invalid({"resource": "PullRequest", "field": "base", "code": "invalid"})
         if body.get("draft") and not repo.drafts_supported:
-            raise invalid(None, "Draft pull requests are not supported in this repository.")
+            raise _error(422, "Draft pull requests are not supported in this repository.")
         label = f"{owner}:{branch}"
-        for pr in self._pulls[repo.full_name]:
-            if pr["state"] == "open" and pr["head"]["label"] == label and pr["base"]["ref"] == base:
-                raise invalid(
-                    [
-                        {
-                            "resource": "PullRequest",
-                            "code": "custom",
-                            "message": f"A pull request already exists for {label}.",
-                        }
-                    ]
-                )
+        if any(
+            p["state"] == "open" and p["base"]["ref"] == base for p in repo.by_label.get(label, [])
+        ):
+            raise _invalid(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"A pull request already exists for {label}.",
+                }
+            )
         head_sha = head_repo.branches[branch]
         if head_sha in self._ancestors(repo.branches[base]):
-            raise invalid(
-                [
-                    {
-                        "resource": "PullRequest",
-                        "code": "custom",
-                        "message": f"No commits between {base} and {branch}",
-                    }
-                ]
+            raise _invalid(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"No commits between {base} and {body['head']}",
+                }
             )
         pr = self._store_pull(
             repo,
@@ -627,148 +929,357 @@ class GitHubStandIn(LocalServer):
             body["title"],
             body.get("body") or "",
             bool(body.get("draft")),
+            bool(body.get("maintainer_can_modify", False)),
         )
         hook = self._on_created
         if hook is not None:
             try:
-                hook(dict(pr))
+                hook(self._stored(repo, pr))
             except Exception:
                 raise _Drop() from None
-        return 201, self._pull_json(repo, pr, full=True), {"location": pr["html_url"]}
+        api = self._api(f"/repos/{repo.full_name}/pulls/{pr['number']}")
+        return 201, self._pull_json(repo, pr, full=True), {"location": api}
 
-    def _get_commit(self, repo: Repo, ref: str) -> tuple[int, Any, dict[str, str]]:
-        sha = repo.branches.get(ref, ref)
-        commit = self._commits.get(sha)
-        if commit is None or sha not in self._ancestors_any(repo):
-            raise _Reply(
-                422,
-                {
-                    "message": f"No commit found for SHA: {ref}",
-                    "documentation_url": DOCS,
-                    "errors": [],
-                },
-            )
-        out = skeleton("commit")
+    def _update_pull(
+        self, repo: Repo, pr: dict[str, Any], body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        if not isinstance(body, dict):
+            raise _error(400, "Problems parsing JSON")
+        self._check_text(body)
+        if "base" in body and body["base"] not in repo.branches:
+            raise _invalid({"resource": "PullRequest", "field": "base", "code": "invalid"})
+        if body.get("state") == "open" and pr["state"] == "closed":
+            if pr["merged"]:
+                raise _invalid(
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": "state cannot be changed. The pull request has been merged.",
+                    }
+                )
+            base = body.get("base", pr["base"]["ref"])
+            if any(
+                p is not pr and p["state"] == "open" and p["base"]["ref"] == base
+                for p in repo.by_label.get(pr["head"]["label"], [])
+            ):
+                raise _invalid(
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {pr['head']['label']}.",
+                    }
+                )
+        for key in ("title", "body", "maintainer_can_modify"):
+            if key in body:
+                pr[key] = body[key] if key != "body" else (body[key] or "")
+        if "base" in body:
+            pr["base"]["ref"] = body["base"]
+        if body.get("state") == "closed" and pr["state"] == "open":
+            self._close(repo, pr, merged=False)
+        elif body.get("state") == "open" and pr["state"] == "closed":
+            pr.update(state="open", closed_at=None)
+        pr["updated_at"] = _stamp(next(self._ticks))
+        return 200, self._pull_json(repo, pr, full=True), {}
+
+    def _request_reviewers(
+        self, repo: Repo, pr: dict[str, Any], body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        if not isinstance(body, dict):
+            raise _error(400, "Problems parsing JSON")
+        reviewers = list(body.get("reviewers") or [])
+        if BOT in reviewers:
+            raise _error(422, "Review cannot be requested from pull request author.")
+        for login in reviewers:
+            if login not in pr["requested_reviewers"]:
+                pr["requested_reviewers"].append(login)
+        for team in body.get("team_reviewers") or []:
+            if team not in pr["requested_teams"]:
+                pr["requested_teams"].append(team)
+        return 201, self._pull_json(repo, pr, full=False), {}
+
+    def _add_labels(
+        self, repo: Repo, pr: dict[str, Any], body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        raw = body.get("labels") if isinstance(body, dict) else body
+        if not isinstance(raw, list) or not raw:
+            raise _invalid({"resource": "Label", "field": "labels", "code": "missing_field"})
+        for item in raw:
+            name = item.get("name") if isinstance(item, dict) else item
+            if isinstance(name, str) and name not in pr["labels"]:
+                pr["labels"].append(name)
+        return 200, [self._label_json(repo, name) for name in pr["labels"]], {}
+
+    def _add_comment(
+        self, repo: Repo, pr: dict[str, Any], body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        if not isinstance(body, dict) or not isinstance(body.get("body"), str):
+            raise _invalid({"resource": "IssueComment", "field": "body", "code": "missing_field"})
+        pr["comments"].append(body["body"])
+        number = repo.id * 1000 + len(pr["comments"])
+        now = _stamp(next(self._ticks))
+        out = skeleton("issue-comment")
+        issue = self._api(f"/repos/{repo.full_name}/issues/{pr['number']}")
         out.update(
-            sha=sha, node_id=f"C_{sha[:10]}", html_url=f"{WEB}/{repo.full_name}/commit/{sha}"
+            id=number,
+            node_id=f"IC_{number}",
+            url=self._api(f"/repos/{repo.full_name}/issues/comments/{number}"),
+            html_url=f"{pr['html_url']}#issuecomment-{number}",
+            issue_url=issue,
+            body=body["body"],
+            user=self._user_json(BOT),
+            created_at=now,
+            updated_at=now,
+            author_association="NONE",
         )
-        out["commit"]["message"] = commit.message
-        out["parents"] = (
-            [{"sha": commit.parent, "url": f"{WEB}/c/{commit.parent}"}] if commit.parent else []
+        return 201, out, {}
+
+    def _branch(self, repo: Repo, branch: str) -> tuple[int, Any, dict[str, str]]:
+        if branch not in repo.branches:
+            raise _error(404, "Branch not found")
+        out = skeleton("branch-with-protection")
+        api = self._api(f"/repos/{repo.full_name}/branches/{quote(branch, safe='')}")
+        out.update(
+            name=branch,
+            commit=self._commit_json(repo, repo.branches[branch]),
+            protected=False,
+            protection_url=api + "/protection",
+        )
+        out["_links"] = {"html": f"{WEB}/{repo.full_name}/tree/{branch}", "self": api}
+        return 200, out, {}
+
+    def _compare(self, repo: Repo, basehead: str) -> tuple[int, Any, dict[str, str]]:
+        base_ref, sep, head_ref = basehead.partition("...")
+        if not sep:
+            raise _not_found()
+        shas = []
+        for ref in (base_ref, head_ref):
+            owner, colon, branch = ref.partition(":")
+            side = self._head_repo(repo, owner) if colon else repo
+            sha = self._resolve(side, branch if colon else ref) if side else None
+            if sha is None:
+                raise _not_found()
+            shas.append((side or repo, sha))
+        (_, base_sha), (_, head_sha) = shas
+        base_anc, head_anc = self._ancestors(base_sha), self._ancestors(head_sha)
+        ahead = self._order(head_anc - base_anc)
+        behind = base_anc - head_anc  # base's commits the head lacks
+        common = head_anc & base_anc
+        merge_base = max(common, key=lambda s: self._commits[s].at) if common else base_sha
+        if base_sha == head_sha:
+            status = "identical"
+        elif not behind:
+            status = "ahead"
+        elif not ahead:
+            status = "behind"
+        else:
+            status = "diverged"
+        out = skeleton("commit-comparison")
+        out.update(
+            url=self._api(f"/repos/{repo.full_name}/compare/{quote(basehead, safe='.:')}"),
+            html_url=f"{WEB}/{repo.full_name}/compare/{basehead}",
+            permalink_url=f"{WEB}/{repo.full_name}/compare/{base_sha}...{head_sha}",
+            diff_url=f"{WEB}/{repo.full_name}/compare/{basehead}.diff",
+            patch_url=f"{WEB}/{repo.full_name}/compare/{basehead}.patch",
+            base_commit=self._commit_json(repo, base_sha),
+            merge_base_commit=self._commit_json(repo, merge_base),
+            status=status,
+            ahead_by=len(ahead),
+            behind_by=len(behind),
+            total_commits=len(ahead),
+            commits=[self._commit_json(repo, s) for s in ahead[-250:]],
+            files=[],
         )
         return 200, out, {}
 
-    def _ancestors_any(self, repo: Repo) -> set[str]:
-        found: set[str] = set()
-        for sha in repo.branches.values():
-            found |= self._ancestors(sha)
-        return found
+    def _graphql(self, body: Any) -> tuple[int, Any, dict[str, str]]:
+        """Only `markPullRequestReadyForReview(input: {pullRequestId})`."""
+        query = body.get("query") if isinstance(body, dict) else None
+        if not isinstance(query, str):
+            return 200, {"errors": [{"message": "A query attribute must be specified"}]}, {}
+        if "markPullRequestReadyForReview" not in query:
+            message = "The stand-in answers only markPullRequestReadyForReview"
+            return 200, {"errors": [{"message": message}]}, {}
+        variables = body.get("variables") or {}
+        candidates = _strings(variables)
+        match = re.search(r'pullRequestId\s*:\s*"([^"]+)"', query)
+        if match:
+            candidates.insert(0, match.group(1))
+        node = next((c for c in candidates if c in self._nodes), None)
+        if node is None:
+            wanted = candidates[0] if candidates else ""
+            return (
+                200,
+                {
+                    "data": {"markPullRequestReadyForReview": None},
+                    "errors": [
+                        {
+                            "type": "NOT_FOUND",
+                            "path": ["markPullRequestReadyForReview"],
+                            "message": f"Could not resolve to a node with the global id of "
+                            f"'{wanted}'.",
+                        }
+                    ],
+                },
+                {},
+            )
+        full_name, number = self._nodes[node]
+        pr = self._repos[full_name].pulls[number - 1]
+        pr["draft"] = False
+        result = {"id": node, "number": number, "isDraft": False, "url": pr["html_url"]}
+        return 200, {"data": {"markPullRequestReadyForReview": {"pullRequest": result}}}, {}
 
     # ------------------------------------------------------------ one exchange
 
-    _current_path = ""
+    def _take_fault(self, method: str, path: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.times > 0 and fault.method == method and fault.pattern.search(path):
+                fault.times -= 1
+                return fault
+        return None
+
+    def _headers(self, extra: dict[str, str]) -> dict[str, str]:
+        remaining = max(self.rate_limit_remaining, 0)
+        return {
+            "content-type": "application/json; charset=utf-8",
+            "x-github-api-version-selected": "2022-11-28",
+            "x-github-media-type": "github.v3; format=json",
+            "x-github-request-id": f"STANDIN:{next(_counter):08X}",
+            "x-ratelimit-limit": str(LIMIT),
+            "x-ratelimit-remaining": str(remaining),
+            "x-ratelimit-used": str(LIMIT - remaining),
+            "x-ratelimit-reset": str(self.rate_limit_reset),
+            "x-ratelimit-resource": "core",
+        } | {k.lower(): v for k, v in extra.items()}
 
     def exchange(
         self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes
     ) -> tuple[int, bytes, dict[str, str]] | None:
-        """One request in, one response out (None: drop the connection)."""
+        """One request in, one response out (None: close the connection unanswered)."""
+        method = method.upper()
         parts = urlsplit(raw_path)
         path = parts.path
-        if self.prefix and path.startswith(self.prefix):
+        inside = not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
+        if self.prefix == "/api/v3" and path == "/api/graphql":  # GHES puts GraphQL there
+            path, inside = "/api/v3/graphql", True
+        if self.prefix and inside:
             path = path[len(self.prefix) :]
-        query = parse_qs(parts.query)
-        try:
-            body = json.loads(raw_body) if raw_body else None
-        except ValueError:
-            body = None
-        segments = [unquote(s) for s in path.strip("/").split("/")]
+        segments = [unquote(s) for s in path.strip("/").split("/")] if path.strip("/") else []
+        if not inside:
+            segments = ["", *segments]  # unroutable: 404
         decoded = "/" + "/".join(segments)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        body: Any = None
+        if raw_body:
+            try:
+                body = json.loads(raw_body)
+            except ValueError:
+                body = _BAD_JSON
         if self.latency_s:
             time.sleep(self.latency_s)
-        if self._on_request is not None:
-            self._on_request(method, decoded, body)
+        hook = self._on_request
+        if hook is not None:
+            hook(method, decoded, None if body is _BAD_JSON else body)  # raising: dropped
+        lower = {k.lower(): v for k, v in headers.items()}
         with self._lock:
-            status, payload, extra, drop = self._answer(
-                method, path, segments, query, headers, body
+            authorized = lower.get("authorization", "") in (
+                f"Bearer {self.token}",
+                f"token {self.token}",
             )
-            self.calls.append(Call(method, decoded, query, body, status))
-            data = b"" if payload is None else json.dumps(payload).encode()
-            out_headers = {
-                "content-type": "application/json; charset=utf-8",
-                "x-ratelimit-limit": "5000",
-                "x-ratelimit-remaining": str(max(self.rate_limit_remaining, 0)),
-                "x-ratelimit-used": str(5000 - max(self.rate_limit_remaining, 0)),
-                "x-ratelimit-reset": "1893456000",
-                "x-ratelimit-resource": "core",
-            } | extra
-            if self.validate and drop != "before":
-                from tests.contract.openapi import check_exchange
-
-                self.violations += check_exchange(
-                    method, path, query, headers, raw_body, status, out_headers, data
+            fault = self._take_fault(method, decoded) if authorized else None
+        if fault is not None and fault.action.startswith("delay:"):
+            time.sleep(float(fault.action.split(":", 1)[1]))
+            fault = None
+        recorded_body = None if body is _BAD_JSON else body
+        drop = False
+        with self._lock:
+            if not authorized:
+                status, payload, extra = (
+                    401,
+                    {"message": "Bad credentials", "documentation_url": DOCS},
+                    {},
                 )
-        if drop:
-            return None
-        return status, data, out_headers
+            elif fault is not None and fault.action == "reset":
+                self.calls.append(Call(method, decoded, query, recorded_body, 0))
+                return None
+            elif fault is not None and fault.action == "respond":
+                payload = fault.body
+                if payload is None:
+                    payload = {"message": "Server Error", "documentation_url": DOCS}
+                status, extra = fault.status, dict(fault.headers)
+            else:
+                req = _Request(method, segments, query, body, parts.path)
+                status, payload, extra, drop = self._serve_safely(req)
+                drop = drop or (fault is not None and fault.action == "after")
+            self.calls.append(Call(method, decoded, query, recorded_body, status))
+            data = b"" if payload is None else json.dumps(payload).encode()
+            out_headers = self._headers(extra)
+        if self.validate:
+            self._check(method, raw_path, headers, raw_body, status, out_headers, data)
+        return None if drop else (status, data, out_headers)
 
-    def _answer(
+    def _serve_safely(self, req: _Request) -> tuple[int, Any, dict[str, str], bool]:
+        try:
+            status, payload, extra = self._serve(req)
+            return status, payload, extra, False
+        except _Reply as reply:
+            return reply.status, reply.body, reply.headers, False
+        except _Drop:
+            return 201, None, {}, True
+        except Exception:
+            problem = traceback.format_exc()
+            self.violations.append(f"stand-in crashed on {req.method} {req.raw_path}:\n{problem}")
+            return 500, {"message": "Server Error", "documentation_url": DOCS}, {}, False
+
+    def _check(
         self,
         method: str,
-        path: str,
-        segments: list[str],
-        query: dict[str, list[str]],
+        raw_path: str,
         headers: dict[str, str],
-        body: Any,
-    ) -> tuple[int, Any, dict[str, str], str | None]:
-        self._current_path = path
-        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
-        if auth not in (f"Bearer {self.token}", f"token {self.token}"):
-            return 401, {"message": "Bad credentials", "documentation_url": DOCS}, {}, None
-        for fault in self._faults:
-            if (
-                fault["times"] > 0
-                and fault["method"] == method
-                and fault["re"].search("/" + "/".join(segments))
-            ):
-                fault["times"] -= 1
-                action = fault["action"]
-                if action == "reset":
-                    return 0, None, {}, "before"
-                if action.startswith("delay:"):
-                    time.sleep(float(action.split(":", 1)[1]))
-                    break
-                if action == "after":
-                    status, payload, extra, _ = self._answer_real(method, segments, query, body)
-                    return status, payload, extra, "after"
-                payload = (
-                    fault["body"]
-                    if fault["body"] is not None
-                    else {"message": "Server Error", "documentation_url": DOCS}
-                )
-                return fault["status"], payload, dict(fault["headers"]), None
-        return self._answer_real(method, segments, query, body)
+        raw_body: bytes,
+        status: int,
+        out_headers: dict[str, str],
+        data: bytes,
+    ) -> None:
+        from tests.contract.openapi import contract_for  # needs openapi-core: tests only
 
-    def _answer_real(
-        self, method: str, segments: list[str], query: dict[str, list[str]], body: Any
-    ) -> tuple[int, Any, dict[str, str], str | None]:
-        try:
-            status, payload, extra = self.serve(method, segments, query, body)
-            return status, payload, extra, None
-        except _Reply as reply:
-            return reply.status, reply.body, reply.headers, None
-        except _Drop:
-            return 0, None, {}, "after"
+        problems = contract_for(self.url).check_exchange(
+            method, raw_path, headers, raw_body, status, out_headers, data
+        )
+        self.violations.extend(problems)
+
+
+class _BadJson:
+    """Marks a request body that is not JSON."""
+
+
+_BAD_JSON: Any = _BadJson()
+
+
+def _page_params(q: dict[str, str]) -> tuple[int, int]:
+    per_page = int(q["per_page"]) if q.get("per_page", "").isdigit() else 30
+    page = int(q["page"]) if q.get("page", "").isdigit() else 1
+    return (min(per_page, 100) if per_page > 0 else 30), max(page, 1)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 class _Handler(QuietHandler):
     owner: GitHubStandIn
 
-    def _serve(self) -> None:
+    def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
             answer = self.owner.exchange(self.command, self.path, dict(self.headers.items()), raw)
-        except Exception:
+        except Exception:  # an on_request hook asked to drop the connection
             answer = None
         if answer is None:
             self.close_connection = True
@@ -781,7 +1292,7 @@ class _Handler(QuietHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
 
 
 GitHubStandIn.handler = _Handler
