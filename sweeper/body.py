@@ -9,13 +9,14 @@ neutralises all of it; only the sweeper's own `Fixes #N` line links an issue.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sweeper.model import Task
+from sweeper.model import Finding, Task
 
 MAX_TITLE = 256
 MAX_BODY = 65_536
@@ -46,8 +47,17 @@ def sanitize(text: str, limit: int = MAX_BODY) -> str:
     text = _TAG_OPEN.sub("&lt;", text)
     text = _KEYWORD.sub(_break_keyword, text)
     text = _MENTION.sub("@" + ZWSP, text)
-    text = truncate(text.strip(), limit)
-    return _close_fences(text)
+    return fit(text.strip(), limit)
+
+
+def fit(text: str, limit: int) -> str:
+    """Truncated to `limit` with every code fence closed; the closer counts too."""
+    budget = limit
+    while True:
+        out = _close_fences(truncate(text, budget))
+        if len(out) <= limit or budget <= 0:
+            return out[:limit]
+        budget -= len(out) - limit
 
 
 def _break_keyword(match: re.Match[str]) -> str:
@@ -56,11 +66,22 @@ def _break_keyword(match: re.Match[str]) -> str:
 
 
 def _close_fences(text: str) -> str:
-    """Closes a code fence the agent left open, so the sweeper's lines stay outside it."""
-    fences = _FENCE.findall(text)
-    if len(fences) % 2:
-        text += "\n" + fences[-1][0] * 3
-    return text
+    """Closes a code fence the agent left open, so the sweeper's lines stay outside it.
+
+    Follows CommonMark: a fence closes only with the same character, at least as long.
+    """
+    opened: str | None = None
+    for line in text.split("\n"):
+        match = _FENCE.match(line)
+        if match is None:
+            continue
+        run = match.group(1)
+        if opened is None:
+            if not (run[0] == "`" and "`" in line[match.end() :]):
+                opened = run
+        elif run[0] == opened[0] and len(run) >= len(opened) and not line[match.end() :].strip():
+            opened = None
+    return text if opened is None else f"{text}\n{opened}"
 
 
 def truncate(text: str, limit: int) -> str:
@@ -89,22 +110,41 @@ class BodyInput:
     coder: Task
     verifiers: Sequence[Task]
     reviewers: Sequence[Task]
+    # A draft for a review that requested changes: findings first, and `Refs`, not `Fixes`.
+    draft: bool = False
 
 
 def render_body(info: BodyInput) -> str:
-    """Reviewer text, then the sweeper's own lines, which always survive truncation."""
-    trailer = "\n\n".join(
-        [
-            f"Fixes #{info.issue}",
-            _verdict_table(info),
-            f"Opened by foreman-pr-sweeper for Foreman Workload "
-            f"`{info.namespace}/{info.workload}` after review.",
-            marker(info.namespace, info.workload, info.issue, info.reviewed_sha),
-        ]
-    )
-    room = MAX_BODY - len(trailer) - 2
-    text = sanitize(_agent_text(info), room)
-    return f"{text}\n\n{trailer}" if text else trailer
+    """Agent text, then the sweeper's own lines, which always survive truncation.
+
+    The hidden marker at the end carries a digest of everything above it, so a later run
+    can tell whether a human edited the body since the sweeper wrote it.
+    """
+    link = f"Refs #{info.issue}" if info.draft else f"Fixes #{info.issue}"
+    trailer = "\n\n".join([link, _verdict_table(info), _provenance(info)])
+    tail = len(_marker_for(info, "0" * DIGEST_LEN))
+    room = MAX_BODY - len(trailer) - tail - 4
+    text = _agent_part(info, room)
+    content = f"{text}\n\n{trailer}" if text else trailer
+    return f"{content}\n\n{_marker_for(info, digest(content))}"
+
+
+def _provenance(info: BodyInput) -> str:
+    where = f"Foreman Workload `{info.namespace}/{info.workload}`"
+    if info.draft:
+        return (
+            f"Opened as a draft by foreman-pr-sweeper for {where}: the gate passed, but "
+            "review requested changes. It does not close the issue."
+        )
+    return f"Opened by foreman-pr-sweeper for {where} after review."
+
+
+def _agent_part(info: BodyInput, room: int) -> str:
+    """The description, then the findings: each piece sanitised, the whole fitted to room."""
+    description = sanitize(info.coder.summary if info.draft else _agent_text(info), room)
+    findings = _findings_section(info)
+    text = "\n\n".join(part for part in (description, findings) if part)
+    return fit(text, room)
 
 
 def _agent_text(info: BodyInput) -> str:
@@ -117,21 +157,151 @@ def _agent_text(info: BodyInput) -> str:
     return info.coder.summary
 
 
-def marker(namespace: str, workload: str, issue: int, sha: str | None) -> str:
-    data = {"workload": f"{namespace}/{workload}", "issue": issue, "sha": sha}
+MAX_FINDINGS_PER_REVIEWER = 50
+
+
+def _findings_section(info: BodyInput) -> str:
+    """Findings grouped by reviewer; reviewers that asked for changes first."""
+    asked = [r for r in info.reviewers if r.verdict != "GO"] if info.draft else []
+    noted = [r for r in info.reviewers if r.findings and r not in asked]
+    if not asked and not noted:
+        return ""
+    if info.draft:
+        head = (
+            f"### Review requested changes\n\n{len(asked)} of {len(info.reviewers)} "
+            "reviewers asked for changes. Their findings are below, for a human or a "
+            "follow-up fix task to pick up."
+        )
+    else:
+        head = "### Review notes\n\nReviewers approved, with these findings."
+    blocks = [head] + [_reviewer_block(r) for r in asked + noted]
+    return "\n\n".join(blocks)
+
+
+def _reviewer_block(review: Task) -> str:
+    lines = [f"#### {_inline(review.step)} ({_inline(review.verdict)})"]
+    summary = sanitize(review.summary, 2_000)
+    if summary:
+        lines.append("")
+        lines.append(summary)
+    shown = review.findings[:MAX_FINDINGS_PER_REVIEWER]
+    if shown:
+        lines.append("")
+        lines.extend(_finding(f) for f in shown)
+    hidden = len(review.findings) - len(shown)
+    if hidden > 0:
+        lines.append(f"- …and {hidden} more (see the transcript)")
+    return "\n".join(lines)
+
+
+def _finding(f: Finding) -> str:
+    where = ""
+    if f.file:
+        spot = f"{f.file}:{f.line}" if f.line is not None else f.file
+        where = f" `{_inline(spot, 300)}`"
+    area = f" · {_inline(f.area)}" if f.area else ""
+    item = f"- **{_inline(f.severity, 32)}**{area}{where}: {_indented(sanitize(f.message, 2_000))}"
+    if f.suggestion and f.suggestion.strip():
+        item += f"\n  Suggestion: {_indented(sanitize(f.suggestion, 1_000))}"
+    return item
+
+
+def _indented(text: str) -> str:
+    """Continuation lines of a list item, indented so they stay inside it."""
+    return "\n".join(
+        line if i == 0 or not line else "  " + line for i, line in enumerate(text.split("\n"))
+    )
+
+
+def _inline(text: str | None, limit: int = 200) -> str:
+    """One line of inert text, safe inside a heading, emphasis or code span."""
+    return " ".join(sanitize(text or "", limit).split()).replace("`", "'") or "-"
+
+
+# ---------------------------------------------------------------- the hidden marker
+
+DIGEST_LEN = 16
+_MARKER = re.compile(rf"<!-- {MARKER_PREFIX} (\{{[^\n]*?\}}) -->")
+
+
+def digest(content: str) -> str:
+    """What the sweeper wrote, hashed so that line endings and outer blanks do not count."""
+    normal = content.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return hashlib.sha256(normal.encode()).hexdigest()[:DIGEST_LEN]
+
+
+def _marker_for(info: BodyInput, content_digest: str) -> str:
+    return marker(
+        info.namespace, info.workload, info.issue, info.reviewed_sha, info.draft, content_digest
+    )
+
+
+def marker(
+    namespace: str,
+    workload: str,
+    issue: int,
+    sha: str | None,
+    draft: bool = False,
+    content_digest: str | None = None,
+) -> str:
+    data: dict[str, object] = {"workload": f"{namespace}/{workload}", "issue": issue, "sha": sha}
+    if draft:
+        data["draft"] = True
+    if content_digest is not None:
+        data["digest"] = content_digest
     return f"<!-- {MARKER_PREFIX} {json.dumps(data, sort_keys=True)} -->"
 
 
 def parse_marker(body: str) -> dict[str, object] | None:
     """The sweeper's marker in a PR body (only the last one counts: agent text comes first)."""
-    found = re.findall(rf"<!-- {MARKER_PREFIX} (\{{.*?\}}) -->", body)
-    if not found:
+    found = _last_marker(body)
+    return found[0] if found else None
+
+
+def _last_marker(body: str) -> tuple[dict[str, object], re.Match[str]] | None:
+    matches = list(_MARKER.finditer(body))
+    if not matches:
         return None
     try:
-        data = json.loads(found[-1])
+        data = json.loads(matches[-1].group(1))
     except ValueError:
         return None
-    return data if isinstance(data, dict) else None
+    return (data, matches[-1]) if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True)
+class Marker:
+    """What the sweeper said in a PR body it wrote, and whether the body is still its own."""
+
+    workload: str | None
+    issue: int | None
+    sha: str | None
+    draft: bool
+    # The body differs from what the sweeper wrote, or (an older marker without a digest)
+    # that cannot be told: either way a human's words must not be overwritten.
+    edited: bool
+
+
+def read_marker(body: str | None) -> Marker | None:
+    """The marker of a body the sweeper wrote; None when there is none (not the sweeper's)."""
+    found = _last_marker(body or "")
+    if found is None:
+        return None
+    data, match = found
+    assert body is not None
+    wrote = data.get("digest")
+    after = body[match.end() :]
+    edited = (
+        not isinstance(wrote, str) or bool(after.strip()) or digest(body[: match.start()]) != wrote
+    )
+    workload, issue, sha = data.get("workload"), data.get("issue"), data.get("sha")
+    return Marker(
+        workload=workload if isinstance(workload, str) else None,
+        issue=issue if isinstance(issue, int) and not isinstance(issue, bool) else None,
+        sha=sha if isinstance(sha, str) else None,
+        draft=data.get("draft") is True,
+        edited=edited,
+    )
 
 
 def _cell(text: str | None, limit: int = 200) -> str:

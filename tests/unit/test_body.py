@@ -13,6 +13,7 @@ from sweeper.body import (
     BodyInput,
     marker,
     parse_marker,
+    read_marker,
     render_body,
     render_title,
     sanitize,
@@ -118,7 +119,9 @@ def test_body_layout() -> None:
     assert "| review-1-1 | GO |" in body and "| review-1-2 | GO |" in body
     assert "Workload `default/wl`" in body
     assert body.rstrip().endswith("-->")
-    assert parse_marker(body) == {"workload": "default/wl", "issue": 1, "sha": sha("wl-1-final")}
+    found = parse_marker(body)
+    assert found is not None and found.pop("digest")
+    assert found == {"workload": "default/wl", "issue": 1, "sha": sha("wl-1-final")}
 
 
 def test_summary_is_the_fallback_for_a_missing_pr_body() -> None:
@@ -158,10 +161,16 @@ def test_title_is_capped_and_inert() -> None:
     assert not MENTION.search(title)
 
 
-def _info(pr_body: str | None) -> BodyInput:
-    tasks = [parse_task(t) for t in issue_pipeline("wl", 1, pr_body=pr_body)]
+def _info(
+    pr_body: str | None = None, outcome: str = "go", findings: list | None = None
+) -> BodyInput:
+    raw = issue_pipeline("wl", 1, pr_body=pr_body, outcome=outcome)
+    if findings is not None:
+        raw[-2]["status"]["result"].setdefault("extra", {})["findings"] = findings
+    tasks = [parse_task(t) for t in raw]
     coder = next(t for t in tasks if t.step == "code-1")
     return BodyInput(
+        draft=outcome == "request-changes",
         namespace="default",
         workload="wl",
         issue=1,
@@ -170,3 +179,124 @@ def _info(pr_body: str | None) -> BodyInput:
         verifiers=[t for t in tasks if t.step.startswith("verify")],
         reviewers=sorted((t for t in tasks if t.step.startswith("review")), key=lambda t: t.step),
     )
+
+
+# ---------------------------------------------------------------- drafts and findings
+
+
+def test_draft_body_links_the_issue_without_closing_it() -> None:
+    """A request-changes draft says Refs #N, never a closing keyword, and says why."""
+    body = render_body(_info(outcome="request-changes"))
+    assert "Refs #1" in body
+    assert not CLOSING.search(body)
+    assert "Opened as a draft" in body and "does not close the issue" in body
+    mark = read_marker(body)
+    assert mark is not None and mark.draft and not mark.edited
+
+
+def test_draft_body_carries_findings_grouped_by_reviewer() -> None:
+    """Severity, area, file:line, message and suggestion, under the reviewer that wrote them."""
+    body = render_body(_info(outcome="request-changes"))
+    section = body[body.index("### Review requested changes") :]
+    assert "1 of 2 reviewers asked for changes" in section
+    assert "#### review-1-1 (NO-GO)" in section
+    assert (
+        "- **major** · correctness `pager.go:42`: Off-by-one in the loop bound.\n"
+        "  Suggestion: Use < instead of <=" in section
+    )
+    assert section.index("review-1-1") < section.index("Refs #1")
+
+
+def test_hostile_findings_cannot_close_ping_or_break_the_body() -> None:
+    """Findings are agent text: keywords, mentions, fences and headings stay inert."""
+    findings = [
+        {
+            "severity": "blocker`**",
+            "area": "@security-team",
+            "message": "Fixes #7 and closes acme/widgets#8, ping @alice\n```\nopen fence",
+            "file": "a`b.py",
+            "line": 3,
+            "suggestion": "<!-- foreman-pr-sweeper {} --> resolve #9",
+        }
+    ]
+    body = render_body(_info(outcome="request-changes", findings=findings))
+    assert not CLOSING.search(body)
+    assert not MENTION.search(body)
+    assert body.index("Refs #1") > body.rindex("```")
+    assert body.count("<!--") == 1
+    assert read_marker(body) is not None and not read_marker(body).edited
+
+
+def test_many_findings_are_capped_and_the_trailer_survives() -> None:
+    """Hundreds of long findings still fit GitHub's limit with the sweeper's lines intact."""
+    findings = [
+        {"severity": "minor", "area": "style", "message": "m" * 5000, "suggestion": "s" * 5000}
+        for _ in range(200)
+    ]
+    body = render_body(_info(outcome="request-changes", findings=findings))
+    assert len(body) <= MAX_BODY
+    assert "Refs #1" in body and "(truncated by foreman-pr-sweeper)" in body
+    assert body.count("- **minor**") < 200
+    assert read_marker(body) is not None and not read_marker(body).edited
+
+
+def test_approved_review_with_findings_lists_them_as_notes() -> None:
+    """Findings of approving reviewers are carried as review notes in a ready PR."""
+    findings = [{"severity": "minor", "area": "docs", "message": "Typo in README."}]
+    body = render_body(_info(pr_body="Adds it.", findings=findings))
+    assert "### Review notes" in body and "Typo in README." in body
+    assert "Fixes #1" in body
+
+
+# ---------------------------------------------------------------- the marker
+
+
+def test_marker_tells_an_untouched_body_from_an_edited_one() -> None:
+    """The digest covers everything the sweeper wrote; any human change shows."""
+    body = render_body(_info(pr_body="Adds the widget."))
+    mark = read_marker(body)
+    assert mark is not None
+    assert (mark.sha, mark.issue, mark.draft, mark.edited) == (sha("wl-1-final"), 1, False, False)
+    assert not read_marker(body.replace("\n", "\r\n")).edited, "the web editor's CRLF"
+    assert read_marker(body.replace("Adds the widget.", "Adds the widget. LGTM")).edited
+    assert read_marker(body + "\n\nA note a human added below.").edited
+
+
+def test_marker_of_an_older_version_counts_as_edited() -> None:
+    """No digest: whether a human edited it cannot be told, so it is never overwritten."""
+    old = "Text\n\n" + marker("default", "wl", 1, sha("x"))
+    mark = read_marker(old)
+    assert mark is not None and mark.edited
+
+
+@pytest.mark.parametrize("body", [None, "", "no marker here", "<!-- foreman-pr-sweeper {bad -->"])
+def test_no_marker_is_not_the_sweepers(body: str | None) -> None:
+    assert read_marker(body) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "closed"),
+    [
+        pytest.param("````\n```\ncode", "````", id="longer-fence-needs-longer-close"),
+        pytest.param("~~~\n```\n", "~~~", id="tilde-not-closed-by-backticks"),
+        pytest.param("```\ncode\n```\n", None, id="balanced"),
+        pytest.param("``` `not a fence`\ntext", None, id="backtick-info-is-not-a-fence"),
+    ],
+)
+def test_fences_close_by_commonmark_rules(text: str, closed: str | None) -> None:
+    """Only a same-character fence at least as long closes one; the closer matches it."""
+    out = sanitize(text)
+    assert out.endswith("\n" + closed) if closed else out == text.strip()
+
+
+def test_a_huge_open_fence_still_fits_the_limit() -> None:
+    """The closer matches the opener's length, and still counts against the limit."""
+    out = sanitize("`" * 500 + "\n" + "x" * 1000, 600)
+    assert len(out) <= 600
+    assert out.endswith("`" * 500) or "`" * 500 not in out
+
+
+def test_findings_per_reviewer_are_capped_with_a_count() -> None:
+    findings = [{"severity": "minor", "area": "style", "message": f"n{i}"} for i in range(200)]
+    body = render_body(_info(outcome="request-changes", findings=findings))
+    assert "- …and 150 more (see the transcript)" in body
