@@ -21,13 +21,18 @@ Open the missing pull requests of Completed LLMKube Foreman Workloads, exactly o
 
 Lists Completed Workloads without a recorded PR, matches each issue to its reviewed,
 pushed branch, and opens every missing PR in one idempotent pass; records each PR in
-the annotation pr-sweeper.foreman.llmkube.dev/pull-requests and as an Event.
+the annotation pr-sweeper.foreman.llmkube.dev/pull-requests and as an Event. A PR the
+sweeper wrote for an older review of its branch is refreshed, not duplicated; with
+--draft-on-request-changes, a review that requested changes gets a draft PR.
 """
 
 EPILOG = """\
 environment: every flag has a variable (shown in brackets); flags win.
   GITHUB_TOKEN holds the token unless --github-token-file is given.
   Cluster access: in-cluster config inside a pod, else KUBECONFIG or ~/.kube/config.
+
+notify: review requests and labels apply to PRs the sweeper opens; a failure there is a
+  warning on the decision line (field "warnings"), never a failed PR.
 
 exit codes:
   0  the pass ran and nothing failed (also: another run holds the lock)
@@ -102,6 +107,38 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         dest="allow_repos",
         help="only open PRs on these repositories (OWNER/NAME or OWNER/*); repeatable; "
         "default any [SWEEPER_ALLOW_REPOS, comma-separated]",
+    )
+    add(
+        "--draft-on-request-changes",
+        action="store_true",
+        default=_env_bool(env, "SWEEPER_DRAFT_ON_REQUEST_CHANGES"),
+        help="also read Failed Workloads: a branch whose gate passed but whose review "
+        "requested changes gets a draft PR with the findings, linking the issue without "
+        "closing it [SWEEPER_DRAFT_ON_REQUEST_CHANGES=true]",
+    )
+    add(
+        "--reviewer",
+        action="append",
+        metavar="LOGIN",
+        dest="reviewers",
+        help="request a review from this user on every PR the sweeper opens; repeatable "
+        "[SWEEPER_REVIEWERS, comma-separated]",
+    )
+    add(
+        "--team-reviewer",
+        action="append",
+        metavar="ORG/TEAM",
+        dest="team_reviewers",
+        help="request a review from this team (on repositories owned by ORG); repeatable "
+        "[SWEEPER_TEAM_REVIEWERS, comma-separated]",
+    )
+    add(
+        "--label",
+        action="append",
+        metavar="NAME",
+        dest="labels",
+        help="add this label to every PR the sweeper opens; repeatable [SWEEPER_LABELS, "
+        "comma-separated]",
     )
     add(
         "--write-interval",
@@ -183,6 +220,10 @@ def settings_from(
         lock_namespace=args.lock_namespace,
         lock_name=args.lock_name,
         use_lock=not args.no_lock,
+        draft_on_request_changes=args.draft_on_request_changes,
+        reviewers=args.reviewers or _env_list(env, "SWEEPER_REVIEWERS"),
+        team_reviewers=args.team_reviewers or _env_list(env, "SWEEPER_TEAM_REVIEWERS"),
+        labels=args.labels or _env_list(env, "SWEEPER_LABELS"),
         env=env,
     )
     return settings, args.kubeconfig

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sweeper.body import read_marker
 from sweeper.model import InvalidInput, Record, Role, Task, Workload, as_mapping, parse_task
 from sweeper.outcomes import SETTLED_SKIPS, Outcome, Reason, WorkloadSkip
 
@@ -26,6 +27,9 @@ class Policy:
     head_owner: str | None = None
     # OWNER/NAME or OWNER/* patterns; empty allows every repository.
     allow_repos: tuple[str, ...] = ()
+    # --draft-on-request-changes: Failed Workloads are read, and a branch whose review
+    # requested changes (coder and gate on target) gets a draft PR.
+    drafts: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class Branch:
     coder: Task
     verifiers: tuple[Task, ...]
     reviewers: tuple[Task, ...]
+    # Review requested changes: the PR is a draft that links the issue without closing it.
+    draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,20 +61,25 @@ class Decision:
     detail: str
     pr_url: str | None = None
     pr_number: int | None = None
+    draft: bool = False
+    # Things that went wrong around a PR that still stands (review requests, labels).
+    warnings: tuple[str, ...] = ()
 
     @property
     def record(self) -> bool:
         return self.branch is not None and (
-            self.outcome in (Outcome.OPENED, Outcome.ADOPTED)
-            or self.reason is Reason.CLOSED_BY_HUMAN
+            self.outcome in _HAS_PR or self.reason is Reason.CLOSED_BY_HUMAN
         )
 
     @property
     def settles(self) -> bool:
         """True when only a change of the Workload could change this decision."""
-        return self.outcome in (Outcome.OPENED, Outcome.ADOPTED) or (
+        return self.outcome in _HAS_PR or (
             self.outcome is Outcome.SKIPPED and self.reason in SETTLED_SKIPS
         )
+
+
+_HAS_PR = frozenset({Outcome.OPENED, Outcome.ADOPTED, Outcome.UPDATED})
 
 
 @dataclass(frozen=True)
@@ -97,6 +108,9 @@ class Pull:
     state: str
     merged: bool
     head_sha: str | None
+    draft: bool = False
+    body: str | None = None
+    node_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,17 @@ class Open:
     detail: str
 
 
+@dataclass(frozen=True)
+class Refresh:
+    """An open PR the sweeper wrote describes an older review: bring it up to date."""
+
+    candidate: Candidate
+    pull: Pull
+    update_body: bool  # False: a human edited the body since the sweeper wrote it
+    mark_ready: bool  # a draft the sweeper opened, and the review now passed
+    detail: str
+
+
 Plan = Decision | Candidate
 
 
@@ -116,7 +141,7 @@ Plan = Decision | Candidate
 
 def triage(workload: Workload, now: datetime, policy: Policy) -> WorkloadSkip | None:
     """Whether a listed Workload is worth reading tasks for, or why not."""
-    if workload.phase != "Completed":
+    if workload.phase != "Completed" and not (policy.drafts and workload.phase == "Failed"):
         return WorkloadSkip.NOT_COMPLETED
     if workload.settled is not None and workload.settled == workload.fingerprint:
         return WorkloadSkip.SETTLED
@@ -203,12 +228,13 @@ def plan_branch(workload: Workload, tasks: Sequence[Task], policy: Policy) -> Pl
         return skip(Reason.GATE_NOT_PASSED, _verdicts(failed_gate), sha)
     reviewers = tuple(sorted((t for t in final if t.role is Role.REVIEW), key=lambda t: t.step))
     not_go = [t for t in reviewers if not _on_target(t, "GO")]
-    if not_go:
+    draft = bool(not_go) and policy.drafts and _changes_requested(reviewers)
+    if not_go and not draft:
         return skip(Reason.REVIEW_NOT_GO, _verdicts(not_go), sha)
     if not repo_allowed(repo, policy.allow_repos):
         return skip(Reason.REPO_NOT_ALLOWED, f"{repo} is not in --allow-repo", sha)
 
-    branch = Branch(repo, name, issue, coder.base_branch, sha, coder, verifiers, reviewers)
+    branch = Branch(repo, name, issue, coder.base_branch, sha, coder, verifiers, reviewers, draft)
     recorded = _recorded(workload.records.get(name), branch)
     if recorded is not None:
         return recorded
@@ -220,6 +246,15 @@ def plan_branch(workload: Workload, tasks: Sequence[Task], policy: Policy) -> Pl
 
 def _on_target(task: Task, verdict: str) -> bool:
     return task.phase == "Succeeded" and task.verdict == verdict
+
+
+def _changes_requested(reviewers: Sequence[Task]) -> bool:
+    """Every reviewer finished and gave a verdict, and at least one of them was NO-GO.
+
+    A reviewer that failed or gave up (INCOMPLETE) said nothing a human could act on.
+    """
+    finished = all(_on_target(r, "GO") or _on_target(r, "NO-GO") for r in reviewers)
+    return finished and any(r.verdict == "NO-GO" for r in reviewers)
 
 
 def _verdicts(tasks: Iterable[Task]) -> str:
@@ -243,6 +278,8 @@ def _opt_out_detail(workload: Workload) -> str:
 def _recorded(record: Record | None, branch: Branch) -> Decision | None:
     if record is None or record.repo != branch.repo or record.sha != branch.reviewed_sha:
         return None
+    if record.draft != branch.draft and record.reason != Reason.CLOSED_BY_HUMAN:
+        return None  # the same commit was reviewed again, with the other verdict
     if record.url is None and record.reason != Reason.CLOSED_BY_HUMAN:
         return None
     return Decision(
@@ -255,6 +292,7 @@ def _recorded(record: Record | None, branch: Branch) -> Decision | None:
         f"annotation records {record.outcome} ({record.reason}) at this SHA",
         record.url,
         record.number,
+        record.draft,
     )
 
 
@@ -275,6 +313,7 @@ def _foreman_opened(branch: Branch) -> Decision | None:
                 f"{review.name} recorded the PR Foreman opened",
                 review.pull_request_url,
                 int(match["number"]),
+                branch.draft,
             )
     return None
 
@@ -295,7 +334,9 @@ def _candidate_note(branch: Branch) -> str:
 # ---------------------------------------------------------------- what GitHub says
 
 
-def decide_remote(candidate: Candidate, head_sha: str | None, pulls: Sequence[Pull]) -> Plan | Open:
+def decide_remote(
+    candidate: Candidate, head_sha: str | None, pulls: Sequence[Pull]
+) -> Plan | Open | Refresh:
     """Given the branch head (None: no such branch) and the PRs for its head."""
     b = candidate.branch
     reviewed = b.reviewed_sha
@@ -313,12 +354,17 @@ def decide_remote(candidate: Candidate, head_sha: str | None, pulls: Sequence[Pu
             _join(detail, candidate.note),
             pull.url if pull else None,
             pull.number if pull else None,
+            b.draft,
         )
 
     newest_first = sorted(pulls, key=lambda p: p.number, reverse=True)
     for pull in newest_first:
         if pull.state == "open":
-            return decision(Outcome.ADOPTED, Reason.OPEN_PR_EXISTS, f"#{pull.number} is open", pull)
+            refresh = refresh_plan(candidate, pull)
+            if isinstance(refresh, Refresh):
+                return refresh
+            detail = _join(f"#{pull.number} is open", refresh)
+            return decision(Outcome.ADOPTED, Reason.OPEN_PR_EXISTS, detail, pull)
     for pull in newest_first:
         if pull.merged:
             return decision(
@@ -352,6 +398,34 @@ def decide_remote(candidate: Candidate, head_sha: str | None, pulls: Sequence[Pu
     return Open(candidate, Reason.MISSING_PR, _join("no PR for this head", candidate.note))
 
 
+def refresh_plan(candidate: Candidate, pull: Pull) -> Refresh | str:
+    """Whether an open PR the sweeper wrote describes an older review; else why not (or "")."""
+    b = candidate.branch
+    mark = read_marker(pull.body)
+    if mark is None or mark.issue != b.issue:
+        return ""  # not written by the sweeper for this issue: adopt it as it is
+    if mark.sha == b.reviewed_sha and mark.draft == b.draft:
+        return ""  # already describes this review
+    if b.reviewed_sha is None or pull.head_sha != b.reviewed_sha:
+        head = (pull.head_sha or "unknown")[:12]
+        return f"not refreshed: its head {head} is not the reviewed commit"
+    mark_ready = pull.draft and mark.draft and not b.draft
+    notes = []
+    if mark.edited:
+        notes.append("body edited since the sweeper wrote it: left as it is")
+    else:
+        was = f"{(mark.sha or 'unknown')[:12]}{' (changes requested)' if mark.draft else ''}"
+        notes.append(f"body refreshed from {was} to {b.reviewed_sha[:12]}")
+    if mark_ready:
+        notes.append("review passed: marked ready for review")
+    if b.draft and not pull.draft:
+        notes.append("review requested changes: the PR stays ready (the sweeper never drafts one)")
+    detail = f"#{pull.number}: " + "; ".join(notes)
+    if mark.edited and not mark_ready:
+        return detail
+    return Refresh(candidate, pull, not mark.edited, mark_ready, _join(detail, candidate.note))
+
+
 def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
@@ -373,6 +447,7 @@ def merged_records(
                 sha=d.sha,
                 outcome=str(d.outcome),
                 reason=str(d.reason),
+                draft=d.draft,
             )
     return records
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -65,6 +65,8 @@ class Rejection(StrEnum):
     INVALID_HEAD = "invalid-head"
     INVALID_BASE = "invalid-base"
     DRAFTS_UNSUPPORTED = "drafts-unsupported"
+    # Right after a create, GitHub's other services may not know the new PR yet.
+    UNRESOLVED_NODE = "unresolved-node"
     OTHER = "other"
 
 
@@ -86,6 +88,10 @@ def classify_422(body: Any) -> tuple[Rejection, str]:
         return Rejection.DRAFTS_UNSUPPORTED, message
     raw_errors = body.get("errors")
     errors: list[Any] = raw_errors if isinstance(raw_errors, list) else []
+    texts = [message] + [str(e.get("message") or "") for e in errors if isinstance(e, Mapping)]
+    for text in texts:
+        if "could not resolve to a node" in text.lower():
+            return Rejection.UNRESOLVED_NODE, text[:300]
     for err in errors:
         if not isinstance(err, Mapping):
             continue
@@ -112,14 +118,44 @@ def parse_pull(item: Any) -> Pull | None:
     if not isinstance(number, int) or not isinstance(url, str):
         return None
     head = as_mapping(item.get("head"))
-    sha = head.get("sha")
+    sha, body, node = head.get("sha"), item.get("body"), item.get("node_id")
     return Pull(
         number=number,
         url=url,
         state=str(item.get("state")),
         merged=bool(item.get("merged_at")) or item.get("merged") is True,
         head_sha=sha if isinstance(sha, str) else None,
+        draft=item.get("draft") is True,
+        body=body if isinstance(body, str) else None,
+        node_id=node if isinstance(node, str) and node else None,
     )
+
+
+def graphql_url(api_url: str) -> str:
+    """GitHub's GraphQL endpoint: /graphql, or /api/graphql beside GHES's /api/v3."""
+    root = api_url.rstrip("/")
+    if root.endswith("/api/v3"):
+        return root.removesuffix("/v3") + "/graphql"
+    return root + "/graphql"
+
+
+def graphql_error(body: Any) -> GitHubError | None:
+    """GraphQL answers 200 even when it fails: the errors are in the body."""
+    if not isinstance(body, Mapping):
+        return GitHubError("GraphQL answered no JSON object")
+    errors = body.get("errors")
+    if not errors:
+        return None
+    first = errors[0] if isinstance(errors, list) and isinstance(errors[0], Mapping) else {}
+    message = f"GraphQL: {str(first.get('message') or 'error')[:300]}"
+    kind = first.get("type")
+    if kind == "RATE_LIMITED":
+        return RateLimited(message, 200, secondary=False)
+    if "could not resolve to a node" in message.lower():
+        return ValidationFailed(message, Rejection.UNRESOLVED_NODE)
+    if kind == "FORBIDDEN":
+        return PermissionDenied(message, 200)
+    return GitHubError(message, 200)
 
 
 def _message(body: Any, status: int) -> str:
@@ -259,13 +295,51 @@ class GitHub:
 
     # ------------------------------------------------------------ writes
 
-    def create_pull(self, repo: str, head: str, base: str, title: str, body: str) -> Pull:
+    def create_pull(
+        self, repo: str, head: str, base: str, title: str, body: str, draft: bool = False
+    ) -> Pull:
         """POST once. A lost answer raises Transient: the caller re-checks by head."""
-        payload = {"title": title, "head": head, "base": base, "body": body}
+        payload: dict[str, Any] = {"title": title, "head": head, "base": base, "body": body}
+        if draft:
+            payload["draft"] = True
         created = parse_pull(self._send("POST", f"/repos/{repo}/pulls", json=payload))
         if created is None:
             raise GitHubError("GitHub answered the create without a pull request")
         return created
+
+    def update_body(self, repo: str, number: int, body: str) -> Pull:
+        """PATCH the body only: title, state and base stay as people left them."""
+        answer = self._send("PATCH", f"/repos/{repo}/pulls/{number}", json={"body": body})
+        updated = parse_pull(answer)
+        if updated is None:
+            raise GitHubError("GitHub answered the update without a pull request")
+        return updated
+
+    def mark_ready(self, node_id: str) -> None:
+        """Draft to ready for review: only GraphQL can (REST's `draft` is read-only)."""
+        query = (
+            "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id})"
+            " { pullRequest { isDraft } } }"
+        )
+        payload = {"query": query, "variables": {"id": node_id}}
+        answer = _json(self._request("POST", graphql_url(self.api_url), json=payload))
+        error = graphql_error(answer)
+        if error is not None:
+            raise error
+
+    def request_reviewers(
+        self, repo: str, number: int, reviewers: Sequence[str], teams: Sequence[str]
+    ) -> None:
+        payload: dict[str, Any] = {}
+        if reviewers:
+            payload["reviewers"] = list(reviewers)
+        if teams:
+            payload["team_reviewers"] = list(teams)
+        self._send("POST", f"/repos/{repo}/pulls/{number}/requested_reviewers", json=payload)
+
+    def add_labels(self, repo: str, number: int, labels: Sequence[str]) -> None:
+        """Labels a PR through the issues API (to it, every PR is an issue)."""
+        self._send("POST", f"/repos/{repo}/issues/{number}/labels", json={"labels": list(labels)})
 
     # ------------------------------------------------------------ transport
 

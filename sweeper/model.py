@@ -56,6 +56,8 @@ class Record:
     sha: str | None
     outcome: str
     reason: str
+    # True: the PR was opened or refreshed as a draft for a review that requested changes.
+    draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -295,23 +297,28 @@ def parse_records(raw: Any) -> dict[str, Record]:
             sha=entry["sha"] if isinstance(entry.get("sha"), str) else None,
             outcome=str(entry.get("outcome") or ""),
             reason=str(entry.get("reason") or ""),
+            draft=entry.get("draft") is True,
         )
     return records
 
 
 def render_records(records: Mapping[str, Record]) -> str:
-    data = {
-        branch: {
-            "repo": r.repo,
-            "url": r.url,
-            "number": r.number,
-            "sha": r.sha,
-            "outcome": r.outcome,
-            "reason": r.reason,
-        }
-        for branch, r in sorted(records.items())
-    }
+    data = {branch: _record_json(r) for branch, r in sorted(records.items())}
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def _record_json(r: Record) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "repo": r.repo,
+        "url": r.url,
+        "number": r.number,
+        "sha": r.sha,
+        "outcome": r.outcome,
+        "reason": r.reason,
+    }
+    if r.draft:  # only then: entries of earlier versions stay byte-identical
+        entry["draft"] = True
+    return entry
 
 
 # ---------------------------------------------------------------- tasks

@@ -8,7 +8,9 @@ from enum import StrEnum
 class Outcome(StrEnum):
     OPENED = "opened"
     ADOPTED = "adopted"
+    UPDATED = "updated"
     WOULD_OPEN = "would-open"
+    WOULD_UPDATE = "would-update"
     SKIPPED = "skipped"
     DEFERRED = "deferred"
     FAILED = "failed"
@@ -23,6 +25,8 @@ class Reason(StrEnum):
     OPEN_PR_EXISTS = "open-pr-exists"
     MERGED_PR_EXISTS = "merged-pr-exists"
     RACE_LOST = "race-lost"
+    # updated / would-update
+    NEW_REVIEW = "new-review"
     # skipped
     ALREADY_RECORDED = "already-recorded"
     ALREADY_RESOLVED = "already-resolved"
@@ -34,6 +38,7 @@ class Reason(StrEnum):
     BRANCH_MISSING = "branch-missing"
     HEAD_MOVED = "head-moved"
     NO_DIFF = "no-diff"
+    DRAFT_UNSUPPORTED = "draft-unsupported"
     REPO_NOT_ALLOWED = "repo-not-allowed"
     INVALID_INPUT = "invalid-input"
     # deferred
@@ -59,6 +64,7 @@ SETTLED_SKIPS = frozenset(
         Reason.BRANCH_MISSING,
         Reason.HEAD_MOVED,
         Reason.NO_DIFF,
+        Reason.DRAFT_UNSUPPORTED,
         Reason.INVALID_INPUT,
     }
 )
@@ -67,7 +73,7 @@ SETTLED_SKIPS = frozenset(
 class WorkloadSkip(StrEnum):
     """Why a listed Workload was not looked at branch by branch."""
 
-    NOT_COMPLETED = "not-completed"
+    NOT_COMPLETED = "not-completed"  # nor Failed with --draft-on-request-changes
     TOO_YOUNG = "too-young"
     SETTLED = "settled"
     INVALID_INPUT = "invalid-input"

@@ -16,6 +16,7 @@ _DURATION = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
 _LABEL_SELECTOR = re.compile(r"^[A-Za-z0-9_./!=(), -]*$")
 _OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_TEAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _ALLOW = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/(\*|[A-Za-z0-9._-]{1,100})$")
 SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -36,6 +37,8 @@ class Tunables:
     secondary_wait_s: float = 60.0
     record_attempts: int = 5
     lease_duration_s: int = 900
+    # GitHub may not know a PR for a moment after creating it ("Could not resolve to a node").
+    notify_retry_wait_s: float = 2.0
 
 
 @dataclass(frozen=True, repr=False)
@@ -55,6 +58,10 @@ class Settings:
     lock_namespace: str
     lock_name: str
     use_lock: bool
+    draft_on_request_changes: bool = False
+    reviewers: tuple[str, ...] = ()
+    team_reviewers: tuple[str, ...] = ()  # ORG/TEAM-SLUG
+    labels: tuple[str, ...] = ()
     tunables: Tunables = Tunables()
 
     def __repr__(self) -> str:  # never print the token, even by accident
@@ -73,6 +80,10 @@ class Settings:
             "write_interval_s": self.write_interval_s,
             "max_create": self.max_create,
             "lock": f"{self.lock_namespace}/{self.lock_name}" if self.use_lock else None,
+            "draft_on_request_changes": self.draft_on_request_changes,
+            "reviewers": list(self.reviewers),
+            "team_reviewers": list(self.team_reviewers),
+            "labels": list(self.labels),
         }
 
 
@@ -143,6 +154,10 @@ def build(
     lock_namespace: str | None,
     lock_name: str,
     use_lock: bool,
+    draft_on_request_changes: bool = False,
+    reviewers: Sequence[str] = (),
+    team_reviewers: Sequence[str] = (),
+    labels: Sequence[str] = (),
     env: Mapping[str, str] = os.environ,
 ) -> Settings:
     """Checks every setting; raises ConfigError naming the first bad one."""
@@ -169,6 +184,15 @@ def build(
         raise ConfigError("--max-create must not be negative")
     if not 1 <= page_size <= 5000:
         raise ConfigError("--page-size must be between 1 and 5000")
+    for login in reviewers:
+        if not _OWNER.match(login) or "--" in login or login.endswith("-"):
+            raise ConfigError(f"--reviewer {login!r} is not a GitHub login")
+    for team in team_reviewers:
+        if not _TEAM.match(team):
+            raise ConfigError(f"--team-reviewer {team!r} is not ORG/TEAM-SLUG")
+    for label in labels:
+        if not label.strip() or len(label) > 50 or any(ord(ch) < 32 for ch in label):
+            raise ConfigError(f"--label {label[:60]!r} is not a label name (1-50 characters)")
     lock_ns = lock_namespace or default_lock_namespace(env)
     if not _DNS_LABEL.match(lock_ns):
         raise ConfigError(f"--lock-namespace {lock_ns!r} is not a valid namespace name")
@@ -190,4 +214,8 @@ def build(
         lock_namespace=lock_ns,
         lock_name=lock_name,
         use_lock=use_lock,
+        draft_on_request_changes=draft_on_request_changes,
+        reviewers=tuple(dict.fromkeys(reviewers)),
+        team_reviewers=tuple(dict.fromkeys(team_reviewers)),
+        labels=tuple(dict.fromkeys(labels)),
     )

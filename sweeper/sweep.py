@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from sweeper.core import (
     Open,
     Plan,
     Policy,
+    Refresh,
     decide_remote,
     merged_records,
     plan_workload,
@@ -88,10 +89,32 @@ class Effects:
     def __init__(self, github: Any, kube: KubePort, dry_run: bool) -> None:
         self.github, self.kube, self.dry_run = github, kube, dry_run
 
-    def create_pull(self, repo: str, head: str, base: str, title: str, body: str) -> Any:
+    def create_pull(
+        self, repo: str, head: str, base: str, title: str, body: str, draft: bool
+    ) -> Any:
         if self.dry_run:
             return None
-        return self.github.create_pull(repo, head, base, title, body)
+        return self.github.create_pull(repo, head, base, title, body, draft)
+
+    def update_body(self, repo: str, number: int, body: str) -> bool:
+        if not self.dry_run:
+            self.github.update_body(repo, number, body)
+        return not self.dry_run
+
+    def mark_ready(self, node_id: str) -> bool:
+        if not self.dry_run:
+            self.github.mark_ready(node_id)
+        return not self.dry_run
+
+    def request_reviewers(
+        self, repo: str, number: int, reviewers: tuple[str, ...], teams: tuple[str, ...]
+    ) -> None:
+        if not self.dry_run:
+            self.github.request_reviewers(repo, number, reviewers, teams)
+
+    def add_labels(self, repo: str, number: int, labels: tuple[str, ...]) -> None:
+        if not self.dry_run:
+            self.github.add_labels(repo, number, labels)
 
     def annotate(self, wl: Workload, rv: str, annotations: dict[str, str | None]) -> None:
         if not self.dry_run:
@@ -100,7 +123,9 @@ class Effects:
     def event(self, wl: Workload, decision: Decision) -> None:
         if self.dry_run:
             return
-        verb = "Opened" if decision.outcome is Outcome.OPENED else "Adopted"
+        verb = {Outcome.OPENED: "Opened", Outcome.UPDATED: "Updated"}.get(
+            decision.outcome, "Adopted"
+        )
         ref = {"namespace": wl.namespace, "name": wl.name, "uid": wl.uid}
         message = (
             f"{verb} {decision.pr_url} for {decision.repo} {decision.branch} ({decision.reason})"
@@ -112,7 +137,12 @@ class Sweep:
     def __init__(self, settings: Settings, kube: KubePort, github: Any, log: Log) -> None:
         self.s, self.kube, self.github, self.log = settings, kube, github, log
         self.effects = Effects(github, kube, settings.dry_run)
-        self.policy = Policy(settings.min_age, settings.head_owner, settings.allow_repos)
+        self.policy = Policy(
+            settings.min_age,
+            settings.head_owner,
+            settings.allow_repos,
+            settings.draft_on_request_changes,
+        )
         self.summary = Summary()
         self.creates = 0
         self.github_stopped: str | None = None
@@ -199,8 +229,10 @@ class Sweep:
             return
         recorded = self.record(wl, decisions)
         for decision in decisions:
+            if decision.outcome is Outcome.OPENED:
+                decision = self.notify(decision)
             self.report(wl, decision, recorded)
-            if recorded and decision.outcome in (Outcome.OPENED, Outcome.ADOPTED):
+            if recorded and decision.outcome in (Outcome.OPENED, Outcome.ADOPTED, Outcome.UPDATED):
                 self._event(wl, decision)
 
     def _workload_failed(self, wl: Workload, detail: str) -> None:
@@ -217,6 +249,8 @@ class Sweep:
             reason="workload-error",
             detail=detail[:500],
             pr_url=None,
+            draft=False,
+            warnings=[],
             dry_run=self.s.dry_run,
         )
 
@@ -235,6 +269,8 @@ class Sweep:
             step = decide_remote(candidate, head_sha, pulls)
             if isinstance(step, Open):
                 return self.open(wl, step, head_sha)
+            if isinstance(step, Refresh):
+                return self.refresh(wl, step)
             assert isinstance(step, Decision)
             return step
         except RateLimited as err:
@@ -257,12 +293,10 @@ class Sweep:
         base = b.base or self.github.default_branch(b.repo)
         sha = b.reviewed_sha or head_sha
         title = render_title(self.github.commit_message(c.head_repo, sha or b.name), b.issue)
-        body = render_body(
-            BodyInput(wl.namespace, wl.name, b.issue, sha, b.coder, b.verifiers, b.reviewers)
-        )
+        body = self.body(wl, c, sha)
         self.creates += 1
         try:
-            pull = self.effects.create_pull(b.repo, c.head, base, title, body)
+            pull = self.effects.create_pull(b.repo, c.head, base, title, body, b.draft)
         except ValidationFailed as err:
             return self._rejected(c, step, err)
         except RateLimited as err:
@@ -275,6 +309,82 @@ class Sweep:
                 c, Outcome.WOULD_OPEN, step.reason, f"{step.detail}; title {title!r}", sha=sha
             )
         return _decision(c, Outcome.OPENED, step.reason, step.detail, pull.url, pull.number, sha)
+
+    def body(self, wl: Workload, c: Candidate, sha: str | None) -> str:
+        b = c.branch
+        return render_body(
+            BodyInput(
+                wl.namespace, wl.name, b.issue, sha, b.coder, b.verifiers, b.reviewers, b.draft
+            )
+        )
+
+    def refresh(self, wl: Workload, step: Refresh) -> Decision:
+        """Ready first, then the body: a crash in between leaves the next run work to do."""
+        c, pull = step.candidate, step.pull
+        done = False
+        try:
+            if step.mark_ready:
+                if pull.node_id is None:
+                    raise GitHubError(f"#{pull.number} was listed without a node_id")
+                done = self.effects.mark_ready(pull.node_id)
+            if step.update_body:
+                done = self.effects.update_body(
+                    c.branch.repo, pull.number, self.body(wl, c, c.branch.reviewed_sha)
+                )
+        except RateLimited as err:
+            self.github_stopped = str(err)
+            return _decision(c, Outcome.DEFERRED, Reason.RATE_LIMITED, str(err))
+        except PermissionDenied as err:
+            return _decision(c, Outcome.FAILED, Reason.PERMISSION_DENIED, f"{step.detail}; {err}")
+        except GitHubError as err:
+            return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, f"{step.detail}; {err}")
+        outcome = Outcome.UPDATED if done else Outcome.WOULD_UPDATE
+        return _decision(c, outcome, Reason.NEW_REVIEW, step.detail, pull.url, pull.number)
+
+    # ------------------------------------------------------------ notify
+
+    def notify(self, d: Decision) -> Decision:
+        """Review requests and labels on a PR the sweeper opened: best effort, as warnings."""
+        s = self.s
+        if d.repo is None or d.pr_number is None:
+            return d
+        owner = d.repo.split("/", 1)[0].lower()
+        teams = tuple(
+            t.split("/", 1)[1] for t in s.team_reviewers if t.split("/")[0].lower() == owner
+        )
+        warnings = [
+            f"team {t} is not in {owner}: not requested"
+            for t in s.team_reviewers
+            if t.split("/")[0].lower() != owner
+        ]
+        repo, number = d.repo, d.pr_number
+        if s.reviewers or teams:
+            warnings += self._best_effort(
+                "review request",
+                lambda: self.effects.request_reviewers(repo, number, s.reviewers, teams),
+            )
+        if s.labels:
+            warnings += self._best_effort(
+                "labels", lambda: self.effects.add_labels(repo, number, s.labels)
+            )
+        return replace(d, warnings=d.warnings + tuple(warnings)) if warnings else d
+
+    def _best_effort(self, what: str, call: Callable[[], None]) -> list[str]:
+        """One call, retried once when GitHub does not know the brand-new PR yet."""
+        for attempt in range(2):
+            try:
+                call()
+                return []
+            except ValidationFailed as err:
+                if err.kind is not Rejection.UNRESOLVED_NODE or attempt:
+                    return [f"{what} failed: {err}"]
+                time.sleep(self.s.tunables.notify_retry_wait_s)
+            except RateLimited as err:
+                self.github_stopped = str(err)
+                return [f"{what} failed: {err}"]
+            except GitHubError as err:
+                return [f"{what} failed: {err}"]
+        return []  # pragma: no cover - the loop always returns
 
     def _rejected(self, c: Candidate, step: Open, err: ValidationFailed) -> Decision:
         sha = c.branch.reviewed_sha
@@ -292,6 +402,9 @@ class Sweep:
             return _decision(c, Outcome.SKIPPED, Reason.NO_DIFF, str(err), sha=sha)
         if err.kind is Rejection.INVALID_HEAD:
             return _decision(c, Outcome.SKIPPED, Reason.BRANCH_MISSING, str(err), sha=sha)
+        if err.kind is Rejection.DRAFTS_UNSUPPORTED and c.branch.draft:
+            # Never a ready PR in its place: nobody approved this code.
+            return _decision(c, Outcome.SKIPPED, Reason.DRAFT_UNSUPPORTED, str(err), sha=sha)
         return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, str(err), sha=sha)
 
     def _recheck(self, c: Candidate, step: Open, err: GitHubError, sha: str | None) -> Decision:
@@ -354,6 +467,8 @@ class Sweep:
     def report(self, wl: Workload, d: Decision, recorded: bool) -> None:
         self.summary.counts[d.outcome] += 1
         level = self.log.error if d.outcome is Outcome.FAILED else self.log.info
+        if d.warnings and d.outcome is not Outcome.FAILED:
+            level = self.log.warning
         level(
             "pr.decision",
             namespace=wl.namespace,
@@ -366,6 +481,8 @@ class Sweep:
             reason=str(d.reason),
             detail=d.detail,
             pr_url=d.pr_url,
+            draft=d.draft,
+            warnings=list(d.warnings),
             recorded=recorded and not self.s.dry_run and d.record,
             dry_run=self.s.dry_run,
         )
@@ -397,7 +514,16 @@ def _decision(
     if c.note and c.note not in detail:
         detail = f"{detail}; {c.note}"
     return Decision(
-        b.repo, b.name, b.issue, sha or b.reviewed_sha, outcome, reason, detail, url, number
+        b.repo,
+        b.name,
+        b.issue,
+        sha or b.reviewed_sha,
+        outcome,
+        reason,
+        detail,
+        url,
+        number,
+        b.draft,
     )
 
 

@@ -13,6 +13,7 @@ from sweeper.core import (
     Open,
     Policy,
     Pull,
+    Refresh,
     decide_remote,
     merged_records,
     plan_workload,
@@ -445,3 +446,265 @@ def test_merged_records_keep_other_branches() -> None:
     )
     both = merged_records(first, [other])
     assert set(both) == {BRANCH, "foreman/wl/issue-2"}
+
+
+# ---------------------------------------------------------------- drafts for request-changes
+
+DRAFTS = Policy(min_age=timedelta(minutes=10), drafts=True)
+
+
+@pytest.mark.parametrize(
+    ("phase", "policy", "expected"),
+    [
+        pytest.param("Failed", POLICY, WorkloadSkip.NOT_COMPLETED, id="failed-without-flag"),
+        pytest.param("Failed", DRAFTS, None, id="failed-with-flag"),
+        pytest.param("Dispatched", DRAFTS, WorkloadSkip.NOT_COMPLETED, id="running-with-flag"),
+        pytest.param("Completed", DRAFTS, None, id="completed-with-flag"),
+    ],
+)
+def test_triage_reads_failed_workloads_only_with_drafts(
+    phase: str, policy: Policy, expected: WorkloadSkip | None
+) -> None:
+    """--draft-on-request-changes also reads Failed Workloads; nothing else changes."""
+    assert triage(parse_workload(workload("wl", phase=phase)), NOW, policy) == expected
+
+
+def test_request_changes_becomes_a_draft_candidate() -> None:
+    """Coder and gate on target, a reviewer NO-GO: a draft candidate with the findings."""
+    plan = only(
+        workload("wl", phase="Failed"), issue_pipeline("wl", 1, outcome="request-changes"), DRAFTS
+    )
+    assert isinstance(plan, Candidate)
+    assert plan.branch.draft
+    assert plan.branch.reviewed_sha == FINAL
+    assert [r.verdict for r in plan.branch.reviewers] == ["NO-GO", "GO"]
+    assert plan.branch.reviewers[0].findings[0].file == "pager.go"
+
+
+def test_approved_branch_is_not_a_draft() -> None:
+    plan = only(workload("wl"), issue_pipeline("wl", 1), DRAFTS)
+    assert isinstance(plan, Candidate) and not plan.branch.draft
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        pytest.param(
+            lambda ts: ts[-2]["status"].update(phase="Failed", verdict="INCOMPLETE"),
+            ("skipped", "review-not-go"),
+            id="a-reviewer-gave-up",
+        ),
+        pytest.param(
+            lambda ts: ts[-1]["status"].update(phase="Running", verdict=None),
+            ("skipped", "review-not-go"),
+            id="a-reviewer-unfinished",
+        ),
+        pytest.param(
+            lambda ts: ts[-1]["status"].update(verdict="NO-GO"),
+            ("candidate", ""),
+            id="every-reviewer-no-go",
+        ),
+    ],
+)
+def test_only_a_finished_review_asking_for_changes_makes_a_draft(mutate, expected) -> None:
+    """A reviewer that failed or never finished said nothing a human could act on."""
+    tasks = issue_pipeline("wl", 1, outcome="request-changes")
+    mutate(tasks)
+    assert outcome_of(only(workload("wl", phase="Failed"), tasks, DRAFTS)) == expected
+
+
+@pytest.mark.parametrize(
+    "outcome", ["gate-failed", "coder-failed", "already-resolved"], ids=lambda o: o
+)
+def test_drafts_never_cover_a_failed_gate_or_coder(outcome: str) -> None:
+    """Only review may have asked for changes: a failed gate or coder is still skipped."""
+    plan = only(workload("wl", phase="Failed"), issue_pipeline("wl", 1, outcome=outcome), DRAFTS)
+    assert isinstance(plan, Decision) and plan.outcome is Outcome.SKIPPED
+
+
+def test_draft_respects_opt_out_and_allowlist() -> None:
+    tasks = issue_pipeline("wl", 1, outcome="request-changes")
+    opted = workload("wl", phase="Failed", open_pull_request=False)
+    assert outcome_of(only(opted, tasks, DRAFTS)) == ("skipped", "opted-out")
+    fenced = Policy(timedelta(0), allow_repos=("acme/other",), drafts=True)
+    assert outcome_of(only(workload("wl", phase="Failed"), tasks, fenced)) == (
+        "skipped",
+        "repo-not-allowed",
+    )
+
+
+def _record(draft: bool, at: str = FINAL) -> dict:
+    entry = {
+        "repo": "acme/widgets",
+        "url": "https://github.com/acme/widgets/pull/3",
+        "number": 3,
+        "sha": at,
+        "outcome": "opened",
+        "reason": "missing-pr",
+    }
+    return {**entry, "draft": True} if draft else entry
+
+
+@pytest.mark.parametrize(
+    ("recorded_draft", "outcome", "expected"),
+    [
+        pytest.param(True, "request-changes", ("skipped", "already-recorded"), id="same-draft"),
+        pytest.param(False, "go", ("skipped", "already-recorded"), id="same-ready"),
+        pytest.param(True, "go", ("candidate", ""), id="same-sha-now-approved"),
+        pytest.param(False, "request-changes", ("candidate", ""), id="same-sha-now-changes"),
+    ],
+)
+def test_record_counts_only_for_the_same_verdict(
+    recorded_draft: bool, outcome: str, expected: tuple[str, str]
+) -> None:
+    """The same commit reviewed again with the other verdict must be looked at again."""
+    obj = workload(
+        "wl",
+        phase="Failed",
+        annotations={RECORD_ANNOTATION: json.dumps({BRANCH: _record(recorded_draft)})},
+    )
+    assert outcome_of(only(obj, issue_pipeline("wl", 1, outcome=outcome), DRAFTS)) == expected
+
+
+def test_draft_decision_records_draft() -> None:
+    step = decide_remote(_draft_candidate(), FINAL, [_pull(4, "open")])
+    assert isinstance(step, Decision) and step.draft
+    assert merged_records({}, [step])[BRANCH].draft
+
+
+# ---------------------------------------------------------------- refresh on re-run
+
+
+def _draft_candidate() -> Candidate:
+    plan = only(
+        workload("wl", phase="Failed"), issue_pipeline("wl", 1, outcome="request-changes"), DRAFTS
+    )
+    assert isinstance(plan, Candidate)
+    return plan
+
+
+def _sweeper_body(at: str, draft: bool = False, issue: int = 1) -> str:
+    from sweeper.body import BodyInput, render_body
+    from sweeper.model import parse_task
+
+    tasks = [
+        parse_task(t)
+        for t in issue_pipeline("wl", issue, outcome="request-changes" if draft else "go")
+    ]
+    coder = next(t for t in tasks if t.role.value == "coder")
+    return render_body(
+        BodyInput(
+            "default",
+            "wl",
+            issue,
+            at,
+            coder,
+            [],
+            [t for t in tasks if t.role.value == "review"],
+            draft,
+        )
+    )
+
+
+def _open(body: str | None, head: str | None = FINAL, draft: bool = False) -> Pull:
+    return Pull(
+        4, "https://github.com/acme/widgets/pull/4", "open", False, head, draft, body, "PR_4"
+    )
+
+
+@pytest.mark.parametrize(
+    ("candidate", "pull", "expected"),
+    [
+        pytest.param(
+            "ready", _open(_sweeper_body(sha("old"))), ("refresh", True, False), id="new-sha"
+        ),
+        pytest.param(
+            "ready",
+            _open(_sweeper_body(sha("old"), draft=True), draft=True),
+            ("refresh", True, True),
+            id="draft-now-approved",
+        ),
+        pytest.param(
+            "ready",
+            _open(_sweeper_body(FINAL, draft=True), draft=True),
+            ("refresh", True, True),
+            id="same-sha-re-reviewed-go",
+        ),
+        pytest.param(
+            "draft",
+            _open(_sweeper_body(sha("old"), draft=True), draft=True),
+            ("refresh", True, False),
+            id="draft-new-sha-still-changes",
+        ),
+        pytest.param(
+            "draft",
+            _open(_sweeper_body(sha("old"))),
+            ("refresh", True, False),
+            id="ready-now-changes-stays-ready",
+        ),
+        pytest.param(
+            "ready",
+            _open(_sweeper_body(sha("old"), draft=True) + "\n\nhuman note", draft=True),
+            ("refresh", False, True),
+            id="edited-draft-only-marked-ready",
+        ),
+        pytest.param(
+            "ready",
+            _open(_sweeper_body(sha("old")).replace("Implements", "Human implements")),
+            ("adopted", "edited"),
+            id="edited-left-alone",
+        ),
+        pytest.param("ready", _open(_sweeper_body(FINAL)), ("adopted", ""), id="up-to-date"),
+        pytest.param("ready", _open("A human wrote this PR"), ("adopted", ""), id="not-ours"),
+        pytest.param("ready", _open(None), ("adopted", ""), id="no-body"),
+        pytest.param(
+            "ready", _open(_sweeper_body(sha("old"), issue=2)), ("adopted", ""), id="other-issue"
+        ),
+        pytest.param(
+            "ready",
+            _open(_sweeper_body(sha("old")), head=sha("unreviewed")),
+            ("adopted", "not refreshed"),
+            id="pr-head-not-reviewed",
+        ),
+        pytest.param(
+            "ready",
+            _open(_sweeper_body(sha("old")), draft=True),
+            ("refresh", True, False),
+            id="human-made-it-draft-stays-draft",
+        ),
+    ],
+)
+def test_refresh_plan(candidate: str, pull: Pull, expected: tuple) -> None:
+    """An open PR the sweeper wrote for an older review is refreshed; others are adopted."""
+    c = _draft_candidate() if candidate == "draft" else _candidate()
+    step = decide_remote(c, FINAL, [pull])
+    if expected[0] == "refresh":
+        assert isinstance(step, Refresh), step
+        assert (step.update_body, step.mark_ready) == expected[1:]
+        assert step.pull.number == 4
+    else:
+        assert isinstance(step, Decision), step
+        assert (step.outcome, step.reason) == (Outcome.ADOPTED, Reason.OPEN_PR_EXISTS)
+        assert expected[1] in step.detail
+
+
+def test_refresh_detail_says_what_changes() -> None:
+    step = decide_remote(
+        _candidate(), FINAL, [_open(_sweeper_body(sha("old"), draft=True), draft=True)]
+    )
+    assert isinstance(step, Refresh)
+    assert (
+        f"body refreshed from {sha('old')[:12]} (changes requested) to {FINAL[:12]}" in step.detail
+    )
+    assert "marked ready for review" in step.detail
+
+
+def test_updated_records_and_settles() -> None:
+    d = Decision("acme/widgets", BRANCH, 1, FINAL, Outcome.UPDATED, Reason.NEW_REVIEW, "", "u", 4)
+    assert d.record and settles([d])
+    would = Decision("acme/widgets", BRANCH, 1, FINAL, Outcome.WOULD_UPDATE, Reason.NEW_REVIEW, "")
+    assert not would.record and not settles([would])
+    unsupported = Decision(
+        "acme/widgets", BRANCH, 1, FINAL, Outcome.SKIPPED, Reason.DRAFT_UNSUPPORTED, ""
+    )
+    assert settles([unsupported]) and not unsupported.record

@@ -6,6 +6,7 @@ Every exchange is also checked against GitHub's official OpenAPI description by 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -415,3 +416,144 @@ def test_timeouts_are_transient_and_bounded(
         else:
             gh.create_pull("acme/widgets", f"acme:{BRANCH}", "main", "t", "b")
     assert all(c.request.req_kwargs.get("timeout") for c in github_mock.calls)
+
+
+# ---------------------------------------------------------------- drafts, refresh, notify
+
+READY_MUTATION = "markPullRequestReadyForReview"
+
+
+def test_create_draft_adds_only_the_draft_flag(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    body = {"title": "t", "head": f"acme:{BRANCH}", "base": "main", "body": "b", "draft": True}
+    answer = pull(8, full=True)
+    answer["draft"] = True
+    github_mock.post(
+        f"{API}/repos/acme/widgets/pulls",
+        status=201,
+        json=answer,
+        match=[matchers.json_params_matcher(body)],
+    )
+    created = gh.create_pull("acme/widgets", f"acme:{BRANCH}", "main", "t", "b", draft=True)
+    assert created.draft
+
+
+def test_listed_pulls_carry_draft_body_and_node_id(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """The list already has what a refresh needs: no extra read per PR."""
+    item = pull(4)
+    item.update(draft=True, body="the body", node_id="PR_kwDOAB")
+    github_mock.get(f"{API}/repos/acme/widgets/pulls", json=[item])
+    (found,) = gh.pulls_for_head("acme/widgets", f"acme:{BRANCH}")
+    assert (found.draft, found.body, found.node_id) == (True, "the body", "PR_kwDOAB")
+
+
+def test_update_body_patches_only_the_body(gh: GitHub, github_mock: responses.RequestsMock) -> None:
+    github_mock.patch(
+        f"{API}/repos/acme/widgets/pulls/4",
+        json=pull(4, full=True),
+        match=[matchers.json_params_matcher({"body": "new"})],
+    )
+    assert gh.update_body("acme/widgets", 4, "new").number == 4
+
+
+@pytest.mark.parametrize(
+    ("api", "endpoint"),
+    [
+        pytest.param(API, f"{API}/graphql", id="github.com"),
+        pytest.param(
+            "https://ghe.example/api/v3", "https://ghe.example/api/graphql", id="enterprise"
+        ),
+    ],
+)
+def test_mark_ready_is_a_graphql_mutation(
+    clock: Clock, github_mock: responses.RequestsMock, api: str, endpoint: str
+) -> None:
+    """REST cannot un-draft a PR; GraphQL's markPullRequestReadyForReview can."""
+    client = GitHub(api, TOKEN, FAST, 0, clock.sleep, clock.time)
+    call = github_mock.post(
+        endpoint,
+        json={"data": {READY_MUTATION: {"pullRequest": {"isDraft": False}}}},
+    )
+    client.mark_ready("PR_kwDOAB")
+    sent = call.calls[0].request
+    payload = json.loads(sent.body)
+    assert READY_MUTATION in payload["query"] and payload["variables"] == {"id": "PR_kwDOAB"}
+    assert sent.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [
+        pytest.param(
+            {
+                "type": "NOT_FOUND",
+                "message": "Could not resolve to a node with the global id of 'x'",
+            },
+            ValidationFailed,
+            id="unresolved",
+        ),
+        pytest.param(
+            {"type": "RATE_LIMITED", "message": "API rate limit exceeded"}, RateLimited, id="rate"
+        ),
+        pytest.param(
+            {"type": "FORBIDDEN", "message": "Resource not accessible by integration"},
+            PermissionDenied,
+            id="forbidden",
+        ),
+        pytest.param({"message": "Something else"}, GitHubError, id="other"),
+    ],
+)
+def test_graphql_errors_in_a_200_are_errors(
+    gh: GitHub, github_mock: responses.RequestsMock, error: dict, raised: type
+) -> None:
+    github_mock.post(f"{API}/graphql", json={"data": {READY_MUTATION: None}, "errors": [error]})
+    with pytest.raises(raised) as caught:
+        gh.mark_ready("PR_x")
+    assert "GraphQL" in str(caught.value)
+
+
+def test_request_reviewers_and_labels_send_documented_bodies(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    github_mock.post(
+        f"{API}/repos/acme/widgets/pulls/4/requested_reviewers",
+        status=201,
+        json=pull(4),
+        match=[matchers.json_params_matcher({"reviewers": ["alice"], "team_reviewers": ["core"]})],
+    )
+    label = {
+        "id": 1,
+        "node_id": "L",
+        "url": f"{API}/repos/acme/widgets/labels/swept",
+        "name": "swept",
+        "description": None,
+        "color": "ededed",
+        "default": False,
+    }
+    github_mock.post(
+        f"{API}/repos/acme/widgets/issues/4/labels",
+        json=[label],
+        match=[matchers.json_params_matcher({"labels": ["swept"]})],
+    )
+    gh.request_reviewers("acme/widgets", 4, ("alice",), ("core",))
+    gh.add_labels("acme/widgets", 4, ("swept",))
+
+
+def test_unresolved_node_422_is_its_own_rejection(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """GitHub's transient answer right after a create: the caller retries once."""
+    github_mock.post(
+        f"{API}/repos/acme/widgets/pulls/4/requested_reviewers",
+        status=422,
+        json={
+            "message": "Could not resolve to a node with the global id of 'PR_kwDOAB'.",
+            "documentation_url": "https://docs.github.com/rest",
+        },
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        gh.request_reviewers("acme/widgets", 4, ("alice",), ())
+    assert caught.value.kind is Rejection.UNRESOLVED_NODE
