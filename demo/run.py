@@ -85,6 +85,13 @@ def seed(kube: KubeStandIn, github: GitHubStandIn) -> None:
         kube.seed(workload(name, ns, repo=repo, issues=issues))
         for t in tasks:
             kube.seed(t)
+    # Review asked for changes: Foreman marks it Failed; a draft with --draft-on-request-changes.
+    rework = issue(
+        "pager-rework", 21, "team-b", "acme/gadgets", "Rework the pager", outcome="request-changes"
+    )
+    kube.seed(workload("pager-rework", "team-b", repo="acme/gadgets", issues=[21], phase="Failed"))
+    for t in rework:
+        kube.seed(t)
     kube.seed(workload("still-running", "team-b", phase="Dispatched", issues=[9]))
     kube.seed(workload("branch-only", "team-b", issues=[1], open_pull_request=False))
 
@@ -102,6 +109,7 @@ def sweep(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
     for line in lines:
         if line["event"] == "pr.decision":
             where = f"{line['namespace']}/{line['workload']} {line['branch']}"
+            where += " (draft)" if line.get("draft") else ""
             print(
                 f"  {line['outcome']:<10} {line['reason']:<22} {where}  {line.get('pr_url') or ''}"
             )
@@ -135,16 +143,28 @@ def main() -> int:
         sweep(env)
         print("\n3) foreman-pr-sweeper             (again: nothing left to do)")
         sweep(env)
+        print(
+            "\n4) foreman-pr-sweeper --draft-on-request-changes --reviewer alice --label foreman"
+            "\n   (a draft for the review that requested changes, review asked of alice)"
+        )
+        sweep(env, "--draft-on-request-changes", "--reviewer", "alice", "--label", "foreman")
         print("\nPull requests now on the GitHub stand-in:")
         for repo in ("acme/widgets", "acme/gadgets"):
             for pr in github.pulls(repo):
+                state = "draft" if pr["draft"] else pr["state"]
+                asked = f" (review: {', '.join(pr['requested_reviewers'])})" * bool(
+                    pr["requested_reviewers"]
+                )
                 print(
-                    f"  {repo}#{pr['number']} [{pr['state']}] {pr['head']['label']} -> "
-                    f"{pr['base']['ref']}: {pr['title']}"
+                    f"  {repo}#{pr['number']} [{state}] {pr['head']['label']} -> "
+                    f"{pr['base']['ref']}: {pr['title']}{asked}"
                 )
         first = github.pulls("acme/widgets")[0]
         print(f"\nBody of {first['html_url']}:\n")
         print("    " + first["body"].replace("\n", "\n    "))
+        draft = next(pr for pr in github.pulls("acme/gadgets") if pr["draft"])
+        print(f"\nBody of the draft {draft['html_url']}:\n")
+        print("    " + draft["body"].replace("\n", "\n    "))
         wl = kube.get("workloads", "team-a", "nightly-fixes") or {}
         print("\nAnnotation on team-a/nightly-fixes:")
         print(
