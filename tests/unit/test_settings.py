@@ -124,3 +124,45 @@ def test_main_reports_an_unreachable_cluster(
     lines = capsys.readouterr().out.strip().splitlines()
     assert code == 2
     assert '"reason": "cluster"' in lines[-1]
+
+
+def test_drafts_and_notify_from_flags_and_environment() -> None:
+    """Off and empty by default; the environment fills them; flags win; duplicates drop."""
+    s, _ = settings_from([], ENV)
+    assert not s.draft_on_request_changes
+    assert (s.reviewers, s.team_reviewers, s.labels) == ((), (), ())
+    env = {
+        **ENV,
+        "SWEEPER_DRAFT_ON_REQUEST_CHANGES": "true",
+        "SWEEPER_REVIEWERS": "alice, bob,alice",
+        "SWEEPER_TEAM_REVIEWERS": "acme/core",
+        "SWEEPER_LABELS": "foreman,needs review",
+    }
+    s, _ = settings_from([], env)
+    assert s.draft_on_request_changes
+    assert s.reviewers == ("alice", "bob") and s.team_reviewers == ("acme/core",)
+    assert s.labels == ("foreman", "needs review")
+    s, _ = settings_from(["--reviewer", "carol", "--label", "x"], env)
+    assert (s.reviewers, s.labels, s.team_reviewers) == (("carol",), ("x",), ("acme/core",))
+    public = s.public()
+    assert public["draft_on_request_changes"] is True and public["reviewers"] == ["carol"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--reviewer", "has space"],
+        ["--reviewer=-leading"],
+        ["--reviewer", "double--dash"],
+        ["--reviewer", "@alice"],
+        ["--team-reviewer", "core"],
+        ["--team-reviewer", "acme/"],
+        ["--team-reviewer", "acme/core/x"],
+        ["--label", ""],
+        ["--label", "x" * 51],
+        ["--label", "tab\there"],
+    ],
+)
+def test_bad_notify_settings_are_config_errors(argv: list[str]) -> None:
+    with pytest.raises(ConfigError):
+        settings_from(argv, ENV)
