@@ -371,6 +371,8 @@ class Sweep:
 
     def _best_effort(self, what: str, call: Callable[[], None]) -> list[str]:
         """One call, retried once when GitHub does not know the brand-new PR yet."""
+        if self.github_stopped:
+            return [f"{what} not sent: GitHub asked us to stop ({self.github_stopped})"]
         for attempt in range(2):
             try:
                 call()

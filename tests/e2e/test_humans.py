@@ -345,3 +345,21 @@ def test_report_lines_stay_json_with_the_new_fields(world: World) -> None:
     assert {"draft", "warnings"} <= set(decision(run))
     started = run.lines[0]
     assert started["settings"]["draft_on_request_changes"] is True
+
+
+def test_secondary_limit_on_a_review_request_stops_github_work_for_the_run(world: World) -> None:
+    """The PR stands with a warning; nothing more is sent to GitHub; the rest is deferred."""
+    world.simple(issues=(1, 2))
+    world.github.on_pull_created(lambda pr: world.github.secondary_limit(2, retry_after=1))
+    run = world.sweep("--reviewer", "alice", "--label", "foreman")
+    world.github.on_pull_created(None)
+    assert run.code == 0, run.stdout
+    first, second = sorted(run.decisions, key=lambda d: d["branch"])
+    assert first["outcome"] == "opened"
+    assert "secondary rate limit" in first["warnings"][0]
+    assert first["warnings"][1].startswith("labels not sent: GitHub asked us to stop")
+    assert (second["outcome"], second["reason"]) == ("deferred", "rate-limited")
+    assert len(world.pulls()) == 1
+    again = world.sweep("--reviewer", "alice")
+    assert decision(again, "foreman/wl/issue-2")["outcome"] == "opened"
+    assert world.pulls()[1]["requested_reviewers"] == ["alice"]
