@@ -363,3 +363,20 @@ def test_secondary_limit_on_a_review_request_stops_github_work_for_the_run(world
     again = world.sweep("--reviewer", "alice")
     assert decision(again, "foreman/wl/issue-2")["outcome"] == "opened"
     assert world.pulls()[1]["requested_reviewers"] == ["alice"]
+
+
+def test_enterprise_marks_ready_through_api_graphql(world: World) -> None:
+    """On GitHub Enterprise Server GraphQL lives at /api/graphql, beside /api/v3."""
+    from tests.standins.github import GitHubStandIn
+
+    with GitHubStandIn(token=TOKEN, validate=True, prefix="/api/v3") as ghe:
+        world.github = ghe
+        world._repos = set()
+        seed_issue(world, "request-changes", "Failed")
+        assert world.sweep(DRAFTS).code == 0
+        rerun(world, "go", "Completed")
+        run = world.sweep(DRAFTS)
+        assert decision(run)["outcome"] == "updated", run.stdout
+        [pr] = ghe.pulls("acme/widgets")
+        assert not pr["draft"]
+        assert ghe.violations == []

@@ -1161,6 +1161,8 @@ class GitHubStandIn(LocalServer):
         inside = not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
         if self.prefix == "/api/v3" and path == "/api/graphql":  # GHES puts GraphQL there
             path, inside = "/api/v3/graphql", True
+        elif self.prefix == "/api/v3" and path == "/api/v3/graphql":
+            inside = False  # and only there: GHES has no GraphQL under /api/v3
         if self.prefix and inside:
             path = path[len(self.prefix) :]
         segments = [unquote(s) for s in path.strip("/").split("/")] if path.strip("/") else []
