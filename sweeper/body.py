@@ -284,15 +284,16 @@ class Marker:
 
 def read_marker(body: str | None) -> Marker | None:
     """The marker of a body the sweeper wrote; None when there is none (not the sweeper's)."""
-    found = _last_marker(body or "")
+    text = body or ""
+    found = _last_marker(text)
     if found is None:
         return None
     data, match = found
-    assert body is not None
     wrote = data.get("digest")
-    after = body[match.end() :]
     edited = (
-        not isinstance(wrote, str) or bool(after.strip()) or digest(body[: match.start()]) != wrote
+        not isinstance(wrote, str)
+        or bool(text[match.end() :].strip())
+        or digest(text[: match.start()]) != wrote
     )
     workload, issue, sha = data.get("workload"), data.get("issue"), data.get("sha")
     return Marker(

@@ -68,18 +68,19 @@ class Decision:
     @property
     def record(self) -> bool:
         return self.branch is not None and (
-            self.outcome in _HAS_PR or self.reason is Reason.CLOSED_BY_HUMAN
+            self.outcome in HAS_PR or self.reason is Reason.CLOSED_BY_HUMAN
         )
 
     @property
     def settles(self) -> bool:
         """True when only a change of the Workload could change this decision."""
-        return self.outcome in _HAS_PR or (
+        return self.outcome in HAS_PR or (
             self.outcome is Outcome.SKIPPED and self.reason in SETTLED_SKIPS
         )
 
 
-_HAS_PR = frozenset({Outcome.OPENED, Outcome.ADOPTED, Outcome.UPDATED})
+# Outcomes after which a PR stands for the branch: recorded, evented, settled.
+HAS_PR = frozenset({Outcome.OPENED, Outcome.ADOPTED, Outcome.UPDATED})
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from sweeper.body import BodyInput, render_body, render_title
 from sweeper.core import (
+    HAS_PR,
     Candidate,
     Decision,
     Open,
@@ -96,15 +97,13 @@ class Effects:
             return None
         return self.github.create_pull(repo, head, base, title, body, draft)
 
-    def update_body(self, repo: str, number: int, body: str) -> bool:
+    def update_body(self, repo: str, number: int, body: str) -> None:
         if not self.dry_run:
             self.github.update_body(repo, number, body)
-        return not self.dry_run
 
-    def mark_ready(self, node_id: str) -> bool:
+    def mark_ready(self, node_id: str) -> None:
         if not self.dry_run:
             self.github.mark_ready(node_id)
-        return not self.dry_run
 
     def request_reviewers(
         self, repo: str, number: int, reviewers: tuple[str, ...], teams: tuple[str, ...]
@@ -232,7 +231,7 @@ class Sweep:
             if decision.outcome is Outcome.OPENED:
                 decision = self.notify(decision)
             self.report(wl, decision, recorded)
-            if recorded and decision.outcome in (Outcome.OPENED, Outcome.ADOPTED, Outcome.UPDATED):
+            if recorded and decision.outcome in HAS_PR:
                 self._event(wl, decision)
 
     def _workload_failed(self, wl: Workload, detail: str) -> None:
@@ -321,16 +320,14 @@ class Sweep:
     def refresh(self, wl: Workload, step: Refresh) -> Decision:
         """Ready first, then the body: a crash in between leaves the next run work to do."""
         c, pull = step.candidate, step.pull
-        done = False
         try:
             if step.mark_ready:
                 if pull.node_id is None:
                     raise GitHubError(f"#{pull.number} was listed without a node_id")
-                done = self.effects.mark_ready(pull.node_id)
+                self.effects.mark_ready(pull.node_id)
             if step.update_body:
-                done = self.effects.update_body(
-                    c.branch.repo, pull.number, self.body(wl, c, c.branch.reviewed_sha)
-                )
+                body = self.body(wl, c, c.branch.reviewed_sha)
+                self.effects.update_body(c.branch.repo, pull.number, body)
         except RateLimited as err:
             self.github_stopped = str(err)
             return _decision(c, Outcome.DEFERRED, Reason.RATE_LIMITED, str(err))
@@ -338,7 +335,7 @@ class Sweep:
             return _decision(c, Outcome.FAILED, Reason.PERMISSION_DENIED, f"{step.detail}; {err}")
         except GitHubError as err:
             return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, f"{step.detail}; {err}")
-        outcome = Outcome.UPDATED if done else Outcome.WOULD_UPDATE
+        outcome = Outcome.WOULD_UPDATE if self.s.dry_run else Outcome.UPDATED
         return _decision(c, outcome, Reason.NEW_REVIEW, step.detail, pull.url, pull.number)
 
     # ------------------------------------------------------------ notify
@@ -348,20 +345,20 @@ class Sweep:
         s = self.s
         if d.repo is None or d.pr_number is None:
             return d
-        owner = d.repo.split("/", 1)[0].lower()
-        teams = tuple(
-            t.split("/", 1)[1] for t in s.team_reviewers if t.split("/")[0].lower() == owner
-        )
-        warnings = [
-            f"team {t} is not in {owner}: not requested"
-            for t in s.team_reviewers
-            if t.split("/")[0].lower() != owner
-        ]
         repo, number = d.repo, d.pr_number
+        owner = repo.split("/", 1)[0].lower()
+        teams: list[str] = []
+        warnings: list[str] = []
+        for team in s.team_reviewers:
+            org, slug = team.split("/", 1)
+            if org.lower() == owner:
+                teams.append(slug)
+            else:
+                warnings.append(f"team {team} is not in {owner}: not requested")
         if s.reviewers or teams:
             warnings += self._best_effort(
                 "review request",
-                lambda: self.effects.request_reviewers(repo, number, s.reviewers, teams),
+                lambda: self.effects.request_reviewers(repo, number, s.reviewers, tuple(teams)),
             )
         if s.labels:
             warnings += self._best_effort(
@@ -373,20 +370,15 @@ class Sweep:
         """One call, retried once when GitHub does not know the brand-new PR yet."""
         if self.github_stopped:
             return [f"{what} not sent: GitHub asked us to stop ({self.github_stopped})"]
-        for attempt in range(2):
-            try:
-                call()
-                return []
-            except ValidationFailed as err:
-                if err.kind is not Rejection.UNRESOLVED_NODE or attempt:
-                    return [f"{what} failed: {err}"]
-                time.sleep(self.s.tunables.notify_retry_wait_s)
-            except RateLimited as err:
-                self.github_stopped = str(err)
-                return [f"{what} failed: {err}"]
-            except GitHubError as err:
-                return [f"{what} failed: {err}"]
-        return []  # pragma: no cover - the loop always returns
+        err = _attempt(call)
+        if isinstance(err, ValidationFailed) and err.kind is Rejection.UNRESOLVED_NODE:
+            time.sleep(self.s.tunables.notify_retry_wait_s)
+            err = _attempt(call)
+        if err is None:
+            return []
+        if isinstance(err, RateLimited):
+            self.github_stopped = str(err)
+        return [f"{what} failed: {err}"]
 
     def _rejected(self, c: Candidate, step: Open, err: ValidationFailed) -> Decision:
         sha = c.branch.reviewed_sha
@@ -501,6 +493,14 @@ def _annotation_changes(
     if mark != wl.settled:
         changes[SETTLED_ANNOTATION] = mark
     return changes
+
+
+def _attempt(call: Callable[[], None]) -> GitHubError | None:
+    try:
+        call()
+    except GitHubError as err:
+        return err
+    return None
 
 
 def _decision(
