@@ -237,8 +237,11 @@ class GitHubContract:
                 problems.append(f"{where}: request body is not JSON")
                 return problems, None
         if urlsplit(url).path.endswith("/graphql"):  # GHES: /api/graphql, next to /api/v3
-            if method != "post" or not isinstance(parsed, dict) or "query" not in parsed:
+            if method != "post":
                 problems.append(f"{where}: GraphQL wants POST {{query, variables?}}")
+            from tests.contract.graphql import check_graphql  # graphql-core: tests only
+
+            problems += [f"{where}: {p}" for p in check_graphql(parsed)]
             return problems, ("/graphql", None)
         path = self._relative_path(url)
         if path is None:
