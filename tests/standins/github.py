@@ -13,7 +13,9 @@ the endpoints the sweeper uses with GitHub's real semantics, among them:
   `compare/{base}...{head}`, computed from a real commit graph (merging a PR moves its
   base, pushing to a branch moves its open PRs' head);
 - primary and secondary rate limits, rate-limit headers on every answer, 401 on a bad
-  token, %2F-encoded path parameters, optional GitHub Enterprise `/api/v3` prefix.
+  token, %2F-encoded path parameters, optional GitHub Enterprise `/api/v3` prefix;
+- GraphQL at `/graphql` (`/api/graphql` beside GHES's `/api/v3`): GitHub's schema
+  executed over the same state, with its own bucket (tests/standins/graphql.py).
 
 Response bodies are built from the skeletons of GitHub's own schemas. With
 `validate=True` every exchange is checked against GitHub's official description
@@ -67,6 +69,14 @@ class Call:
     query: dict[str, list[str]]
     body: Any
     status: int
+
+    @property
+    def is_query(self) -> bool:
+        """A GraphQL read: a POST to /graphql whose document is not a mutation."""
+        if self.method != "POST" or not self.path.endswith("/graphql"):
+            return False
+        query = self.body.get("query") if isinstance(self.body, dict) else None
+        return isinstance(query, str) and not query.lstrip().startswith("mutation")
 
 
 @dataclass
@@ -245,6 +255,16 @@ class GitHubStandIn(LocalServer):
         self._on_request: Callable[[str, str, Any], None] | None = None
         self._users: dict[str, str] = {}
         self._repo_json_cache: dict[tuple[str, str], dict[str, Any]] = {}
+        self._graphql: Any = None
+
+    @property
+    def graphql(self) -> Any:
+        """The GraphQL endpoint (tests.standins.graphql.GraphQL): its bucket and its knobs."""
+        if self._graphql is None:
+            from tests.standins.graphql import GraphQL  # graphql-core: loaded when asked
+
+            self._graphql = GraphQL(self)
+        return self._graphql
 
     # ------------------------------------------------------------ state setup
 
@@ -295,6 +315,12 @@ class GitHubStandIn(LocalServer):
                 raise KeyError(f"no commit {sha}")
             self._move(self._repos[full_name], branch, sha)
 
+    def delete_repo(self, full_name: str) -> None:
+        """The repository is gone (or no longer visible to the token)."""
+        with self._lock:
+            self._repos.pop(full_name, None)
+            self._repo_json_cache.clear()
+
     def delete_branch(self, full_name: str, branch: str) -> None:
         with self._lock:
             self._repos[full_name].branches.pop(branch, None)
@@ -341,7 +367,13 @@ class GitHubStandIn(LocalServer):
 
     @property
     def writes(self) -> list[Call]:
-        return [c for c in self.calls if c.method != "GET"]
+        """Requests that may change something: every non-GET but GraphQL queries."""
+        return [c for c in self.calls if c.method != "GET" and not c.is_query]
+
+    @property
+    def queries(self) -> list[Call]:
+        """GraphQL queries (reads sent as POST)."""
+        return [c for c in self.calls if c.is_query]
 
     def reset_calls(self) -> None:
         with self._lock:
@@ -707,6 +739,10 @@ class GitHubStandIn(LocalServer):
         method, seg = req.method, req.segments
         if seg == ["rate_limit"] and method == "GET":
             return 200, self._rate_limit_json(), {}
+        if seg == ["graphql"] and method == "POST":  # its own bucket and its own limits
+            if req.body is _BAD_JSON:
+                raise _error(400, "Problems parsing JSON")
+            return self.graphql.answer(req.body)
         if self.rate_limit_remaining <= 0:
             raise _Reply(
                 403,
@@ -730,8 +766,6 @@ class GitHubStandIn(LocalServer):
             raise _error(400, "Problems parsing JSON")
         if seg == ["user"] and method == "GET":
             return 200, self._private_user_json(), {}
-        if seg == ["graphql"] and method == "POST":
-            return self._graphql(req.body)
         if len(seg) < 3 or seg[0] != "repos":
             raise _not_found()
         repo = self._repos.get(f"{seg[1]}/{seg[2]}")
@@ -787,7 +821,9 @@ class GitHubStandIn(LocalServer):
             "reset": self.rate_limit_reset,
             "used": LIMIT - remaining,
         }
-        graphql = {"limit": LIMIT, "remaining": LIMIT, "reset": self.rate_limit_reset, "used": 0}
+        gq = self.graphql
+        left = max(gq.remaining, 0)
+        graphql = {"limit": gq.limit, "remaining": left, "reset": gq.reset, "used": gq.limit - left}
         search = {"limit": 30, "remaining": 30, "reset": self.rate_limit_reset, "used": 0}
         out["rate"] = core
         out["resources"] = {"core": core, "search": search, "graphql": graphql}
@@ -1091,43 +1127,6 @@ class GitHubStandIn(LocalServer):
         )
         return 200, out, {}
 
-    def _graphql(self, body: Any) -> tuple[int, Any, dict[str, str]]:
-        """Only `markPullRequestReadyForReview(input: {pullRequestId})`."""
-        query = body.get("query") if isinstance(body, dict) else None
-        if not isinstance(query, str):
-            return 200, {"errors": [{"message": "A query attribute must be specified"}]}, {}
-        if "markPullRequestReadyForReview" not in query:
-            message = "The stand-in answers only markPullRequestReadyForReview"
-            return 200, {"errors": [{"message": message}]}, {}
-        variables = body.get("variables") or {}
-        candidates = _strings(variables)
-        match = re.search(r'pullRequestId\s*:\s*"([^"]+)"', query)
-        if match:
-            candidates.insert(0, match.group(1))
-        node = next((c for c in candidates if c in self._nodes), None)
-        if node is None:
-            wanted = candidates[0] if candidates else ""
-            return (
-                200,
-                {
-                    "data": {"markPullRequestReadyForReview": None},
-                    "errors": [
-                        {
-                            "type": "NOT_FOUND",
-                            "path": ["markPullRequestReadyForReview"],
-                            "message": f"Could not resolve to a node with the global id of "
-                            f"'{wanted}'.",
-                        }
-                    ],
-                },
-                {},
-            )
-        full_name, number = self._nodes[node]
-        pr = self._repos[full_name].pulls[number - 1]
-        pr["draft"] = False
-        result = {"id": node, "number": number, "isDraft": False, "url": pr["html_url"]}
-        return 200, {"data": {"markPullRequestReadyForReview": {"pullRequest": result}}}, {}
-
     # ------------------------------------------------------------ one exchange
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
@@ -1213,7 +1212,11 @@ class GitHubStandIn(LocalServer):
                 status, payload, extra, drop = self._serve_safely(req)
                 drop = drop or (fault is not None and fault.action == "after")
             self.calls.append(Call(method, decoded, query, recorded_body, status))
-            data = b"" if payload is None else json.dumps(payload).encode()
+            if isinstance(payload, str):  # a gateway's HTML page
+                data = payload.encode()
+                extra = {"content-type": "text/html", **extra}
+            else:
+                data = b"" if payload is None else json.dumps(payload).encode()
             out_headers = self._headers(extra)
         if self.validate:
             self._check(method, raw_path, headers, raw_body, status, out_headers, data)
@@ -1261,16 +1264,6 @@ def _page_params(q: dict[str, str]) -> tuple[int, int]:
     per_page = int(q["per_page"]) if q.get("per_page", "").isdigit() else 30
     page = int(q["page"]) if q.get("page", "").isdigit() else 1
     return (min(per_page, 100) if per_page > 0 else 30), max(page, 1)
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
 
 
 class _Handler(QuietHandler):
