@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -21,6 +21,7 @@ from urllib3.util.retry import Retry
 
 from sweeper import __version__
 from sweeper.core import Pull
+from sweeper.lookups import Lookup, Rate, Unanswered, View, build_query, read_answer
 from sweeper.model import as_mapping
 from sweeper.settings import Tunables
 
@@ -74,6 +75,14 @@ class ValidationFailed(GitHubError):
     def __init__(self, message: str, kind: Rejection) -> None:
         super().__init__(message, 422)
         self.kind = kind
+
+
+class GraphQLUnavailable(GitHubError):
+    """The token may not use GraphQL at all (401/403/404 on the endpoint, FORBIDDEN)."""
+
+
+class QueryTooBig(GitHubError):
+    """GitHub gave up on a query (502/504, a timeout): smaller batches may pass."""
 
 
 # ---------------------------------------------------------------- pure parsing
@@ -184,11 +193,22 @@ def is_primary_limit(status: int, headers: Mapping[str, str]) -> bool:
 
 
 @dataclass
-class _Limits:
+class _Bucket:
+    """One rate-limit bucket (`core` for REST, `graphql`), as the last answer left it."""
+
     remaining: int | None = None
+    limit: int | None = None
     reset_at: float | None = None
+
+
+@dataclass
+class _Limits:
+    buckets: dict[str, _Bucket] = field(default_factory=dict)
     secondary_hits: int = 0
     last_write: float = 0.0
+
+    def bucket(self, name: str) -> _Bucket:
+        return self.buckets.setdefault(name, _Bucket())
 
 
 class GitHub:
@@ -293,6 +313,67 @@ class GitHub:
         message = body.get("commit", {}).get("message") if isinstance(body, Mapping) else None
         return message if isinstance(message, str) else None
 
+    def lookup(self, lookups: Sequence[Lookup]) -> dict[Lookup, View | Unanswered]:
+        """GitHub's view of many branches, in as few GraphQL queries as GitHub will answer.
+
+        A query GitHub gives up on (502/504, a timeout, a resource limit) is split in halves
+        and asked again; a branch that fails even alone is Unanswered, and so is one whose
+        alias came back with an error. Raises RateLimited (stop all GitHub work) and
+        GraphQLUnavailable (read by REST instead).
+        """
+        results: dict[Lookup, View | Unanswered] = {}
+        todo = [list(dict.fromkeys(lookups))] if lookups else []
+        while todo:
+            batch = todo.pop(0)
+            try:
+                answer = self._ask(batch)
+            except QueryTooBig as err:
+                if len(batch) == 1:
+                    results[batch[0]] = Unanswered(f"{err}; even alone")
+                else:
+                    todo[:0] = _halves(batch)
+                continue
+            except (RateLimited, GraphQLUnavailable):
+                raise
+            except GitHubError as err:
+                results.update(dict.fromkeys(batch, Unanswered(str(err))))
+                continue
+            results.update((batch[i], view) for i, view in answer.views.items())
+            again = [batch[i] for i in answer.retry]
+            if len(again) == 1 and len(batch) == 1:
+                results[again[0]] = Unanswered("GraphQL resource limits exceeded, even alone")
+            elif again:
+                todo[:0] = _halves(again) if len(again) == len(batch) else [again]
+        return {lookup: self._complete(lookup, view) for lookup, view in results.items()}
+
+    def _ask(self, batch: Sequence[Lookup]) -> Any:
+        query, variables = build_query(batch)
+        answer = read_answer(self._query({"query": query, "variables": variables}), batch)
+        self._note_rate("graphql", answer.rate)
+        if answer.unavailable:
+            raise GraphQLUnavailable(answer.unavailable, 200)
+        if answer.rate_limited:
+            self._limits.bucket("graphql").remaining = 0
+            raise RateLimited(answer.rate_limited, 200, secondary=False)
+        return answer
+
+    def _complete(self, lookup: Lookup, view: View | Unanswered) -> View | Unanswered:
+        """More PRs share the head's name than one answer holds: REST filters by owner."""
+        if isinstance(view, Unanswered) or view.pulls_complete:
+            return view
+        try:
+            pulls = self.pulls_for_head(lookup.repo, lookup.head)
+        except RateLimited:
+            raise
+        except GitHubError as err:
+            return Unanswered(str(err), forbidden=isinstance(err, PermissionDenied))
+        return replace(view, pulls=tuple(pulls), pulls_complete=True)
+
+    def lookup_rest(self, lookup: Lookup) -> View:
+        """The same view by REST, for a token GraphQL refuses: two reads per branch at most."""
+        head = self.branch_head(lookup.head_repo, lookup.branch)
+        return View(head, tuple(self.pulls_for_head(lookup.repo, lookup.head)))
+
     # ------------------------------------------------------------ writes
 
     def create_pull(
@@ -322,7 +403,7 @@ class GitHub:
             " { pullRequest { isDraft } } }"
         )
         payload = {"query": query, "variables": {"id": node_id}}
-        answer = _json(self._request("POST", graphql_url(self.api_url), json=payload))
+        answer = _json(self._request("POST", graphql_url(self.api_url), json=payload, kind="write"))
         error = graphql_error(answer)
         if error is not None:
             raise error
@@ -358,17 +439,42 @@ class GitHub:
                 raise GitHubError("pagination link points to another host; not followed")
 
     def _send(self, method: str, path: str, json: Any = None) -> Any:
-        return _json(self._request(method, self.api_url + path, json=json))
+        kind = "read" if method == "GET" else "write"
+        return _json(self._request(method, self.api_url + path, json=json, kind=kind))
+
+    def _query(self, payload: dict[str, Any]) -> Any:
+        """One GraphQL read. It changes nothing, so 500/503 and lost answers are retried."""
+        url = graphql_url(self.api_url)
+        attempts = self._t.read_retries + 1
+        for attempt in range(attempts):
+            try:
+                return _json(self._request("POST", url, json=payload, kind="graphql"))
+            except (Unauthorized, PermissionDenied, NotFound) as err:
+                raise GraphQLUnavailable(str(err), err.status) from None
+            except Transient as err:
+                if err.status in (502, 504):
+                    raise QueryTooBig(str(err), err.status) from None
+                if attempt == attempts - 1:
+                    raise
+            self._sleep(self._t.retry_backoff_s * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _request(
-        self, method: str, url: str, params: Mapping[str, Any] | None = None, json: Any = None
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        kind: str = "read",
     ) -> requests.Response:
-        writing = method != "GET"
+        """kind: "read" (REST GET), "write" (any mutation, paced) or "graphql" (a query)."""
+        writing = kind == "write"
+        bucket = "graphql" if url == graphql_url(self.api_url) else "core"
         for attempt in range(2):
-            self._wait_for_primary_reset()
+            self._wait_for_primary_reset(bucket)
             if writing:
                 self._pace_write()
-            self.calls["write" if writing else "read"] += 1
+            self.calls[kind] += 1
             try:
                 response = self._session.request(
                     method,
@@ -376,14 +482,18 @@ class GitHub:
                     params=params,
                     json=json,
                     timeout=(self._t.connect_timeout_s, self._t.read_timeout_s),
-                    allow_redirects=not writing,
+                    allow_redirects=method == "GET",
                 )
+            except requests.ReadTimeout:
+                if kind == "graphql":  # GitHub gives up on slow queries too: ask for less
+                    raise QueryTooBig(f"{method} {_path(url)}: timed out", None) from None
+                raise Transient(f"{method} {_path(url)}: ReadTimeout") from None
             except requests.RequestException as err:
                 raise Transient(f"{method} {_path(url)}: {type(err).__name__}") from None
             self._note_limits(response.headers)
             if response.status_code < 300:
                 return response
-            if attempt or not self._limited_and_waited(response):
+            if attempt or not self._limited_and_waited(response, bucket):
                 break
         raise self._error(method, url, response)
 
@@ -412,11 +522,11 @@ class GitHub:
             message if status < 300 or status >= 400 else f"{where}: redirect", status
         )
 
-    def _limited_and_waited(self, response: requests.Response) -> bool:
+    def _limited_and_waited(self, response: requests.Response, bucket: str) -> bool:
         """On a rate limit GitHub did nothing, so one wait and retry is safe, even for a POST."""
         status, headers = response.status_code, response.headers
         if is_primary_limit(status, headers):
-            wait = self._until_reset()
+            wait = self._until_reset(bucket)
             if wait is None or wait > self._t.max_rate_wait_s:
                 return False
             self._sleep(wait)
@@ -434,23 +544,38 @@ class GitHub:
 
     def _note_limits(self, headers: Mapping[str, str]) -> None:
         remaining = _header_int(headers, "x-ratelimit-remaining")
-        if remaining is not None and headers.get("x-ratelimit-resource", "core") == "core":
-            self._limits.remaining = remaining
-            self._limits.reset_at = _header_int(headers, "x-ratelimit-reset")
+        if remaining is None:
+            return
+        bucket = self._limits.bucket(headers.get("x-ratelimit-resource") or "core")
+        bucket.remaining = remaining
+        bucket.limit = _header_int(headers, "x-ratelimit-limit")
+        bucket.reset_at = _header_int(headers, "x-ratelimit-reset")
 
-    def _until_reset(self) -> float | None:
-        reset_at = self._limits.reset_at
+    def _note_rate(self, name: str, rate: Rate | None) -> None:
+        """A GraphQL answer's own `rateLimit`, the freshest word on its bucket."""
+        if rate is None:
+            return
+        bucket = self._limits.bucket(name)
+        bucket.remaining, bucket.limit, bucket.reset_at = rate.remaining, rate.limit, rate.reset_at
+        if rate.cost is not None:
+            self.calls["graphql_points"] += rate.cost
+
+    def _until_reset(self, bucket: str) -> float | None:
+        reset_at = self._limits.bucket(bucket).reset_at
         return None if reset_at is None else max(0.0, reset_at - self._clock() + 1)
 
-    def _wait_for_primary_reset(self) -> None:
+    def _wait_for_primary_reset(self, bucket: str) -> None:
         """Before a request: an exhausted quota is waited out if the reset is near, else fatal."""
-        if self._limits.remaining != 0:
+        state = self._limits.bucket(bucket)
+        if state.remaining != 0:
             return
-        wait = self._until_reset()
+        wait = self._until_reset(bucket)
         if wait is None or wait > self._t.max_rate_wait_s:
-            raise RateLimited("primary rate limit exhausted until reset", None, secondary=False)
+            raise RateLimited(
+                f"primary rate limit ({bucket}) exhausted until reset", None, secondary=False
+            )
         self._sleep(wait)
-        self._limits.remaining = None
+        state.remaining = None
 
     def _pace_write(self) -> None:
         """At least `write_interval` between mutating requests, as GitHub asks."""
@@ -458,6 +583,11 @@ class GitHub:
         if gap < self._write_interval:
             self._sleep(self._write_interval - gap)
         self._limits.last_write = self._clock()
+
+
+def _halves(batch: list[Lookup]) -> list[list[Lookup]]:
+    middle = len(batch) // 2
+    return [batch[:middle], batch[middle:]]
 
 
 def _ref_sha(item: Any) -> str | None:

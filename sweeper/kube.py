@@ -11,7 +11,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -149,13 +149,19 @@ class Kube:
             )
         return result if isinstance(result, dict) else {}
 
-    def list_tasks(
-        self, namespace: str, workload: str, page_size: int = 500
-    ) -> list[dict[str, Any]]:
-        selector = f"{WORKLOAD_LABEL}={workload}"
-        return [
-            t for page in self._pages("agentictasks", namespace, selector, page_size) for t in page
-        ]
+    def tasks_of(
+        self, namespace: str, workloads: Sequence[str], page_size: int = 500
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The AgenticTasks of several Workloads of one namespace, by name, in one listing."""
+        selector = f"{WORKLOAD_LABEL} in ({','.join(workloads)})"
+        found: dict[str, list[dict[str, Any]]] = {name: [] for name in workloads}
+        for page in self._pages("agentictasks", namespace, selector, page_size):
+            for task in page:
+                labels = (task.get("metadata") or {}).get("labels") or {}
+                owner = labels.get(WORKLOAD_LABEL) if isinstance(labels, dict) else None
+                if isinstance(owner, str) and owner in found:
+                    found[owner].append(task)
+        return found
 
     def get_workload(self, namespace: str, name: str) -> dict[str, Any]:
         result = self._do(

@@ -27,6 +27,8 @@ MAX_BRANCH_LEN = 200
 _OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _REPO_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+# Foreman labels each task with its Workload's name, so that name must be a label value.
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 # Stricter than git-check-ref-format: Foreman never produces these, and each is a way to
 # smuggle a path, a query or a different ref into a GitHub URL.
 _BRANCH_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\%#\"'<>|{}`]")
@@ -229,9 +231,15 @@ def parse_workload(obj: Any) -> Workload:
     spec = as_mapping(obj.get("spec"))
     status = as_mapping(obj.get("status"))
     annotations = as_mapping(meta.get("annotations"))
+    name = _req_str(meta.get("name"), "metadata.name", 253)
+    if not _LABEL_VALUE.match(name):
+        raise InvalidInput(
+            f"metadata.name {name[:80]!r} is not a label value (at most 63 characters), "
+            "so no task can carry it"
+        )
     return Workload(
         namespace=_req_str(meta.get("namespace"), "metadata.namespace", 253),
-        name=_req_str(meta.get("name"), "metadata.name", 253),
+        name=name,
         uid=_opt_str(meta.get("uid"), "metadata.uid") or "",
         resource_version=_opt_str(meta.get("resourceVersion"), "metadata.resourceVersion") or "",
         phase=_opt_str(status.get("phase"), "status.phase", 64),

@@ -1,12 +1,18 @@
-"""The report: structlog configured once, one JSON object per line on stdout."""
+"""Report: structlog configured once, one JSON object per line on stdout, and the tally."""
 
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import MutableMapping
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import structlog
+
+from sweeper.core import Decision
+from sweeper.model import Workload
+from sweeper.outcomes import Outcome
 
 Log = structlog.typing.FilteringBoundLogger
 
@@ -49,3 +55,68 @@ def configure(
     )
     logger: Log = structlog.get_logger()
     return logger
+
+
+@dataclass
+class Summary:
+    """The run's tally: what `sweep.finished` reports and the exit code tells."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    workloads: Counter[str] = field(default_factory=Counter)
+    record_failures: int = 0
+    lock_held_by: str | None = None
+    lock_error: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.lock_error:
+            return 2
+        return 1 if self.counts[Outcome.FAILED] or self.record_failures else 0
+
+
+def decision_line(
+    log: Log, summary: Summary, wl: Workload, d: Decision, recorded: bool, dry_run: bool
+) -> None:
+    """The canonical line for one branch: its outcome, reason and detail."""
+    summary.counts[d.outcome] += 1
+    level = log.error if d.outcome is Outcome.FAILED else log.info
+    if d.warnings and d.outcome is not Outcome.FAILED:
+        level = log.warning
+    level(
+        "pr.decision",
+        namespace=wl.namespace,
+        workload=wl.name,
+        repo=d.repo,
+        issue=d.issue,
+        branch=d.branch,
+        sha=d.sha,
+        outcome=str(d.outcome),
+        reason=str(d.reason),
+        detail=d.detail,
+        pr_url=d.pr_url,
+        draft=d.draft,
+        warnings=list(d.warnings),
+        recorded=recorded and not dry_run and d.record,
+        dry_run=dry_run,
+    )
+
+
+def workload_failed(log: Log, summary: Summary, wl: Workload, detail: str, dry_run: bool) -> None:
+    """A Workload that could not be judged at all: one failed line, the pass goes on."""
+    summary.counts[Outcome.FAILED] += 1
+    log.error(
+        "pr.decision",
+        namespace=wl.namespace,
+        workload=wl.name,
+        repo=None,
+        issue=None,
+        branch=None,
+        sha=None,
+        outcome=str(Outcome.FAILED),
+        reason="workload-error",
+        detail=detail[:500],
+        pr_url=None,
+        draft=False,
+        warnings=[],
+        dry_run=dry_run,
+    )

@@ -39,6 +39,12 @@ class Tunables:
     lease_duration_s: int = 900
     # GitHub may not know a PR for a moment after creating it ("Could not resolve to a node").
     notify_retry_wait_s: float = 2.0
+    # Pending Workloads planned, learned and acted on together: memory is bounded by this.
+    plan_window: int = 1000
+    # Workload names per AgenticTask list call (`workload in (...)`): a short URL still.
+    task_batch: int = 100
+    # Branches per GraphQL query: about one point per hundred.
+    lookup_batch: int = 100
 
 
 @dataclass(frozen=True, repr=False)

@@ -48,11 +48,15 @@ def truthful(run: Run) -> None:
 
 
 GITHUB_CALLS = [
+    ("POST", r"^/graphql$"),  # the batched read
+    ("POST", r"/pulls$"),
+]
+# The reads of a token GraphQL refuses (the REST fallback).
+REST_READS = [
     ("GET", r"/git/matching-refs/"),
     ("GET", r"/pulls$"),
     ("GET", r"^/repos/acme/widgets$"),
     ("GET", r"/commits/"),
-    ("POST", r"/pulls$"),
 ]
 
 
@@ -69,6 +73,24 @@ def test_github_faults_on_every_call(
         world.github.inject(method, path, status=int(fault), times=2)
     first = world.sweep()
     truthful(first)
+    assert_settled_invariant(world)
+
+
+@pytest.mark.parametrize(("method", "path"), REST_READS, ids=[p for _, p in REST_READS])
+@pytest.mark.parametrize("fault", [500, "reset"])
+def test_github_faults_on_every_rest_read(
+    world: World, method: str, path: str, fault: int | str
+) -> None:
+    """Read by REST (GraphQL refused to the token), a 5xx or reset on any read is retried."""
+    seed_two_workloads(world)
+    world.github.inject("POST", r"^/graphql$", status=404, body={"message": "Not Found"}, times=9)
+    if fault == "reset":
+        world.github.inject(method, path, action="reset", times=2)
+    else:
+        world.github.inject(method, path, status=int(fault), times=2)
+    first = world.sweep()
+    truthful(first)
+    assert any(line["event"] == "github.graphql_unavailable" for line in first.lines)
     assert_settled_invariant(world)
 
 
@@ -128,7 +150,8 @@ def test_expired_continue_mid_listing_restarts_the_list(world: World) -> None:
 def test_kubernetes_unreachable_mid_pass_is_not_a_crash(world: World) -> None:
     """Persistent 5xx listing tasks fails those Workloads, truthfully, and nothing else."""
     seed_two_workloads(world)
-    world.kube.inject("GET", r"/agentictasks$", 503, "ServiceUnavailable", times=6)
+    # One listing reads both Workloads' tasks; all three of its attempts fail.
+    world.kube.inject("GET", r"/agentictasks$", 503, "ServiceUnavailable", times=3)
     first = world.sweep()
     assert first.code == 1
     assert {d["reason"] for d in first.decisions if d["outcome"] == "failed"} == {"workload-error"}
@@ -140,7 +163,7 @@ def test_sigkill_at_a_random_point(world: World, seed: int) -> None:
     """Killed before a random request (of either API), the next run converges: one PR each."""
     seed_two_workloads(world)
     rng = random.Random(seed)
-    kill_at = rng.randint(1, 40)
+    kill_at = rng.randint(1, 20)  # a clean run of this seed makes about 20 requests
     seen = {"n": 0}
     proc_holder: dict[str, int] = {}
 

@@ -864,11 +864,16 @@ def test_adapter_records_with_a_fresh_resource_version(kube: KubeStandIn, adapte
 
 
 def test_adapter_lists_tasks_by_workload_label(kube: KubeStandIn, adapter: Kube) -> None:
-    """Tasks are found by the workload label, not by name."""
-    for t in issue_pipeline("wl", 1) + issue_pipeline("other", 1):
+    """Tasks are found by the workload label, not by name, for many Workloads per call."""
+    for t in issue_pipeline("wl", 1) + issue_pipeline("other", 1) + issue_pipeline("third", 1):
         kube.seed(t)
-    found = {t["metadata"]["name"] for t in adapter.list_tasks("default", "wl")}
-    assert found == {"wl-code-1", "wl-verify-1", "wl-review-1-1", "wl-review-1-2"}
+    found = adapter.tasks_of("default", ["wl", "third", "absent"], page_size=3)
+    assert {k: sorted(t["metadata"]["name"] for t in v) for k, v in found.items()} == {
+        "wl": ["wl-code-1", "wl-review-1-1", "wl-review-1-2", "wl-verify-1"],
+        "third": ["third-code-1", "third-review-1-1", "third-review-1-2", "third-verify-1"],
+        "absent": [],
+    }
+    assert [c.verb for c in kube.calls] == ["list"] * 3  # 8 tasks, 3 a page
 
 
 def test_adapter_expired_is_a_typed_error(kube: KubeStandIn, adapter: Kube) -> None:

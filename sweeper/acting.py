@@ -1,0 +1,287 @@
+"""Act: one write at a time, for the branches whose GitHub view calls for one.
+
+Every write goes through `Effects`, the single place that honours dry-run. A create is
+never retried blindly: a lost or odd answer is re-checked by head, and GitHub's 422
+"already exists" resolves to the winner.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from sweeper.body import BodyInput, render_body, render_title
+from sweeper.budget import Budget
+from sweeper.core import Candidate, Decision, Open, Plan, Refresh, decide_remote
+from sweeper.github import (
+    GitHubError,
+    PermissionDenied,
+    RateLimited,
+    Rejection,
+    Transient,
+    ValidationFailed,
+)
+from sweeper.learning import Deferred, Known, lookup_for
+from sweeper.lookups import Lookup, Unanswered, View
+from sweeper.model import Workload
+from sweeper.outcomes import Outcome, Reason
+from sweeper.ports import GitHubPort, KubePort
+from sweeper.settings import Settings
+
+
+class Effects:
+    """Every write the sweeper makes. In dry-run, none happens and callers are told so."""
+
+    def __init__(self, github: GitHubPort, kube: KubePort, dry_run: bool) -> None:
+        self.github, self.kube, self.dry_run = github, kube, dry_run
+
+    def create_pull(
+        self, repo: str, head: str, base: str, title: str, body: str, draft: bool
+    ) -> Any:
+        if self.dry_run:
+            return None
+        return self.github.create_pull(repo, head, base, title, body, draft)
+
+    def update_body(self, repo: str, number: int, body: str) -> None:
+        if not self.dry_run:
+            self.github.update_body(repo, number, body)
+
+    def mark_ready(self, node_id: str) -> None:
+        if not self.dry_run:
+            self.github.mark_ready(node_id)
+
+    def request_reviewers(
+        self, repo: str, number: int, reviewers: tuple[str, ...], teams: tuple[str, ...]
+    ) -> None:
+        if not self.dry_run:
+            self.github.request_reviewers(repo, number, reviewers, teams)
+
+    def add_labels(self, repo: str, number: int, labels: tuple[str, ...]) -> None:
+        if not self.dry_run:
+            self.github.add_labels(repo, number, labels)
+
+    def annotate(self, wl: Workload, rv: str, annotations: dict[str, str | None]) -> None:
+        if not self.dry_run:
+            self.kube.patch_annotations(wl.namespace, wl.name, rv, annotations)
+
+    def event(self, wl: Workload, decision: Decision) -> None:
+        if self.dry_run:
+            return
+        verb = {Outcome.OPENED: "Opened", Outcome.UPDATED: "Updated"}.get(
+            decision.outcome, "Adopted"
+        )
+        ref = {"namespace": wl.namespace, "name": wl.name, "uid": wl.uid}
+        message = (
+            f"{verb} {decision.pr_url} for {decision.repo} {decision.branch} ({decision.reason})"
+        )
+        self.kube.create_event(ref, f"PullRequest{verb}", message)
+
+
+class Actor:
+    def __init__(
+        self, settings: Settings, github: GitHubPort, effects: Effects, budget: Budget
+    ) -> None:
+        self.s, self.github, self.effects, self.budget = settings, github, effects, budget
+
+    def resolve(self, wl: Workload, plan: Plan, known: Mapping[Lookup, Known]) -> Decision:
+        """The final word on one branch, given what was learned of it."""
+        if isinstance(plan, Decision):
+            return plan
+        c = plan
+        view = known.get(lookup_for(c))
+        if isinstance(view, Deferred):
+            return _decision(c, Outcome.DEFERRED, view.reason, view.detail)
+        if isinstance(view, Unanswered):
+            reason = Reason.PERMISSION_DENIED if view.forbidden else Reason.GITHUB_ERROR
+            return _decision(c, Outcome.FAILED, reason, view.message)
+        if view is None:  # pragma: no cover - every candidate is looked up
+            return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, "not looked up")
+        step = decide_remote(c, view.head_sha, view.pulls)
+        if isinstance(step, Decision):
+            return step
+        deferral = self.budget.deferral(creating=isinstance(step, Open))
+        if deferral:
+            return _decision(c, Outcome.DEFERRED, *deferral)
+        try:
+            if isinstance(step, Open):
+                return self.open(wl, step, view)
+            assert isinstance(step, Refresh)
+            return self.refresh(wl, step)
+        except RateLimited as err:
+            self.budget.stop(str(err))
+            return _decision(c, Outcome.DEFERRED, Reason.RATE_LIMITED, str(err))
+        except PermissionDenied as err:
+            return _decision(c, Outcome.FAILED, Reason.PERMISSION_DENIED, str(err))
+        except GitHubError as err:
+            return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, str(err))
+
+    def open(self, wl: Workload, step: Open, view: View) -> Decision:
+        c, b = step.candidate, step.candidate.branch
+        base = b.base or view.default_branch or self.github.default_branch(b.repo)
+        sha = b.reviewed_sha or view.head_sha
+        message = view.head_message
+        if message is None:  # read by REST: only now is the subject worth a call
+            message = self.github.commit_message(c.head_repo, sha or b.name)
+        title = render_title(message, b.issue)
+        body = self.body(wl, c, sha)
+        self.budget.creates += 1
+        try:
+            pull = self.effects.create_pull(b.repo, c.head, base, title, body, b.draft)
+        except ValidationFailed as err:
+            return self._rejected(c, err)
+        except RateLimited as err:
+            self.budget.stop(str(err))
+            return _decision(c, Outcome.DEFERRED, Reason.RATE_LIMITED, str(err), sha=sha)
+        except (Transient, GitHubError) as err:
+            return self._recheck(c, step, err, sha)
+        if pull is None:
+            return _decision(
+                c, Outcome.WOULD_OPEN, step.reason, f"{step.detail}; title {title!r}", sha=sha
+            )
+        return _decision(c, Outcome.OPENED, step.reason, step.detail, pull.url, pull.number, sha)
+
+    def body(self, wl: Workload, c: Candidate, sha: str | None) -> str:
+        b = c.branch
+        return render_body(
+            BodyInput(
+                wl.namespace, wl.name, b.issue, sha, b.coder, b.verifiers, b.reviewers, b.draft
+            )
+        )
+
+    def refresh(self, wl: Workload, step: Refresh) -> Decision:
+        """Ready first, then the body: a crash in between leaves the next run work to do."""
+        c, pull = step.candidate, step.pull
+        try:
+            if step.mark_ready:
+                if pull.node_id is None:
+                    raise GitHubError(f"#{pull.number} was listed without a node_id")
+                self.effects.mark_ready(pull.node_id)
+            if step.update_body:
+                body = self.body(wl, c, c.branch.reviewed_sha)
+                self.effects.update_body(c.branch.repo, pull.number, body)
+        except RateLimited as err:
+            self.budget.stop(str(err))
+            return _decision(c, Outcome.DEFERRED, Reason.RATE_LIMITED, str(err))
+        except PermissionDenied as err:
+            return _decision(c, Outcome.FAILED, Reason.PERMISSION_DENIED, f"{step.detail}; {err}")
+        except GitHubError as err:
+            return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, f"{step.detail}; {err}")
+        outcome = Outcome.WOULD_UPDATE if self.s.dry_run else Outcome.UPDATED
+        return _decision(c, outcome, Reason.NEW_REVIEW, step.detail, pull.url, pull.number)
+
+    # ------------------------------------------------------------ notify
+
+    def notify(self, d: Decision) -> Decision:
+        """Review requests and labels on a PR the sweeper opened: best effort, as warnings."""
+        s = self.s
+        if d.repo is None or d.pr_number is None:
+            return d
+        repo, number = d.repo, d.pr_number
+        owner = repo.split("/", 1)[0].lower()
+        teams: list[str] = []
+        warnings: list[str] = []
+        for team in s.team_reviewers:
+            org, slug = team.split("/", 1)
+            if org.lower() == owner:
+                teams.append(slug)
+            else:
+                warnings.append(f"team {team} is not in {owner}: not requested")
+        if s.reviewers or teams:
+            warnings += self._best_effort(
+                "review request",
+                lambda: self.effects.request_reviewers(repo, number, s.reviewers, tuple(teams)),
+            )
+        if s.labels:
+            warnings += self._best_effort(
+                "labels", lambda: self.effects.add_labels(repo, number, s.labels)
+            )
+        return replace(d, warnings=d.warnings + tuple(warnings)) if warnings else d
+
+    def _best_effort(self, what: str, call: Callable[[], None]) -> list[str]:
+        """One call, retried once when GitHub does not know the brand-new PR yet."""
+        if self.budget.stopped:
+            return [f"{what} not sent: GitHub asked us to stop ({self.budget.stopped})"]
+        err = _attempt(call)
+        if isinstance(err, ValidationFailed) and err.kind is Rejection.UNRESOLVED_NODE:
+            time.sleep(self.s.tunables.notify_retry_wait_s)
+            err = _attempt(call)
+        if err is None:
+            return []
+        if isinstance(err, RateLimited):
+            self.budget.stop(str(err))
+        return [f"{what} failed: {err}"]
+
+    # ------------------------------------------------------------ odd answers to a create
+
+    def _rejected(self, c: Candidate, err: ValidationFailed) -> Decision:
+        sha = c.branch.reviewed_sha
+        if err.kind is Rejection.ALREADY_EXISTS:
+            for pull in self.github.pulls_for_head(c.branch.repo, c.head):
+                if pull.state == "open":
+                    detail = f"another opener won the race: #{pull.number}"
+                    return _decision(
+                        c, Outcome.ADOPTED, Reason.RACE_LOST, detail, pull.url, pull.number, sha
+                    )
+            return _decision(
+                c, Outcome.FAILED, Reason.GITHUB_ERROR, f"{err}; winner not found", sha=sha
+            )
+        if err.kind is Rejection.NO_COMMITS:
+            return _decision(c, Outcome.SKIPPED, Reason.NO_DIFF, str(err), sha=sha)
+        if err.kind is Rejection.INVALID_HEAD:
+            return _decision(c, Outcome.SKIPPED, Reason.BRANCH_MISSING, str(err), sha=sha)
+        if err.kind is Rejection.DRAFTS_UNSUPPORTED and c.branch.draft:
+            # Never a ready PR in its place: nobody approved this code.
+            return _decision(c, Outcome.SKIPPED, Reason.DRAFT_UNSUPPORTED, str(err), sha=sha)
+        return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, str(err), sha=sha)
+
+    def _recheck(self, c: Candidate, step: Open, err: GitHubError, sha: str | None) -> Decision:
+        """The create's answer was lost or odd: GitHub may have made the PR. Look, don't retry."""
+        try:
+            pulls = self.github.pulls_for_head(c.branch.repo, c.head)
+        except GitHubError as again:
+            return _decision(
+                c, Outcome.FAILED, Reason.GITHUB_ERROR, f"{err}; re-check: {again}", sha=sha
+            )
+        for pull in pulls:
+            if pull.state == "open" and (sha is None or pull.head_sha == sha):
+                detail = f"{step.detail}; create answer lost ({err}), found #{pull.number} by head"
+                return _decision(c, Outcome.OPENED, step.reason, detail, pull.url, pull.number, sha)
+        return _decision(
+            c, Outcome.FAILED, Reason.GITHUB_ERROR, f"{err}; no PR found by head", sha=sha
+        )
+
+
+def _attempt(call: Callable[[], None]) -> GitHubError | None:
+    try:
+        call()
+    except GitHubError as err:
+        return err
+    return None
+
+
+def _decision(
+    c: Candidate,
+    outcome: Outcome,
+    reason: Reason,
+    detail: str,
+    url: str | None = None,
+    number: int | None = None,
+    sha: str | None = None,
+) -> Decision:
+    b = c.branch
+    if c.note and c.note not in detail:
+        detail = f"{detail}; {c.note}"
+    return Decision(
+        b.repo,
+        b.name,
+        b.issue,
+        sha or b.reviewed_sha,
+        outcome,
+        reason,
+        detail,
+        url,
+        number,
+        b.draft,
+    )

@@ -1,0 +1,80 @@
+"""Learn: GitHub's view of every candidate branch, in batched reads.
+
+GraphQL answers a hundred branches per query from its own quota bucket; a token that
+GraphQL refuses is read by REST for the rest of the run, with a warning that says so.
+A rate limit stops GitHub work: what was not read yet is deferred, as for writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sweeper.budget import Budget
+from sweeper.core import Candidate
+from sweeper.github import GitHubError, GraphQLUnavailable, PermissionDenied, RateLimited
+from sweeper.lookups import Lookup, Unanswered, View
+from sweeper.outcomes import Reason
+from sweeper.ports import GitHubPort
+from sweeper.report import Log
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Not read this run: the next run asks again."""
+
+    reason: Reason
+    detail: str
+
+
+Known = View | Unanswered | Deferred
+
+
+def lookup_for(candidate: Candidate) -> Lookup:
+    return Lookup(candidate.branch.repo, candidate.head_owner, candidate.branch.name)
+
+
+class Learner:
+    def __init__(self, github: GitHubPort, budget: Budget, log: Log, batch: int) -> None:
+        self.github, self.budget, self.log, self.batch = github, budget, log, batch
+        self.by_rest = False
+
+    def learn(self, candidates: Iterable[Candidate]) -> dict[Lookup, Known]:
+        lookups = list(dict.fromkeys(lookup_for(c) for c in candidates))
+        known: dict[Lookup, Known] = {}
+        for start in range(0, len(lookups), self.batch):
+            known.update(self._read(lookups[start : start + self.batch]))
+        return known
+
+    def _read(self, batch: Sequence[Lookup]) -> dict[Lookup, Known]:
+        deferral = self.budget.deferral(creating=False)
+        if deferral:
+            return dict.fromkeys(batch, Deferred(*deferral))
+        if not self.by_rest:
+            try:
+                return dict(self.github.lookup(batch))
+            except RateLimited as err:
+                self.budget.stop(str(err))
+                return dict.fromkeys(batch, Deferred(Reason.RATE_LIMITED, str(err)))
+            except GraphQLUnavailable as err:
+                self.by_rest = True
+                self.log.warning(
+                    "github.graphql_unavailable",
+                    reason="graphql-unavailable",
+                    detail=f"{err}; reading branches by REST for the rest of this run",
+                )
+        return {lookup: self._rest(lookup) for lookup in batch}
+
+    def _rest(self, lookup: Lookup) -> Known:
+        deferral = self.budget.deferral(creating=False)
+        if deferral:
+            return Deferred(*deferral)
+        try:
+            return self.github.lookup_rest(lookup)
+        except RateLimited as err:
+            self.budget.stop(str(err))
+            return Deferred(Reason.RATE_LIMITED, str(err))
+        except PermissionDenied as err:
+            return Unanswered(str(err), forbidden=True)
+        except GitHubError as err:
+            return Unanswered(str(err))

@@ -1,0 +1,59 @@
+"""List: every page of Workloads, triaged; the pending ones, oldest-completed first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sweeper.core import Policy, triage
+from sweeper.model import InvalidInput, Workload, as_mapping, parse_workload
+from sweeper.outcomes import WorkloadSkip
+from sweeper.ports import KubePort
+from sweeper.report import Log, Summary
+from sweeper.settings import Settings
+
+
+def pending(
+    kube: KubePort, settings: Settings, policy: Policy, log: Log, summary: Summary
+) -> list[Workload]:
+    """Completed, unsettled, old enough. Sorted so that a backlog drains fairly."""
+    seen: set[tuple[str, str]] = set()
+    found: list[Workload] = []
+    now = datetime.now(UTC)
+    pages = kube.workload_pages(settings.namespaces, settings.selector, settings.page_size)
+    for page in pages:
+        for obj in page:
+            wl = _parse(obj, log, summary)
+            if wl is None or (wl.namespace, wl.name) in seen:
+                continue  # an expired continue token restarts the listing: dedupe
+            seen.add((wl.namespace, wl.name))
+            skip = triage(wl, now, policy)
+            summary.workloads[str(skip or "pending")] += 1
+            if skip is WorkloadSkip.TOO_YOUNG:
+                log.info(
+                    "workload.skipped",
+                    namespace=wl.namespace,
+                    workload=wl.name,
+                    reason=str(skip),
+                    detail=f"completed less than {settings.min_age} ago",
+                )
+            elif skip is None:
+                found.append(wl)
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(found, key=lambda w: (w.completed_at or oldest, w.namespace, w.name))
+
+
+def _parse(obj: dict[str, Any], log: Log, summary: Summary) -> Workload | None:
+    try:
+        return parse_workload(obj)
+    except InvalidInput as err:
+        meta = as_mapping(obj.get("metadata"))
+        summary.workloads[str(WorkloadSkip.INVALID_INPUT)] += 1
+        log.warning(
+            "workload.skipped",
+            namespace=str(meta.get("namespace")),
+            workload=str(meta.get("name")),
+            reason=str(WorkloadSkip.INVALID_INPUT),
+            detail=str(err),
+        )
+        return None

@@ -1,0 +1,78 @@
+"""Record: each Workload's PRs in its annotation, its settled mark, and an Event per PR."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sweeper.acting import Effects
+from sweeper.core import Decision, merged_records, settles
+from sweeper.errors import Conflict, KubeError
+from sweeper.model import (
+    RECORD_ANNOTATION,
+    SETTLED_ANNOTATION,
+    InvalidInput,
+    Workload,
+    parse_workload,
+    render_records,
+)
+from sweeper.ports import KubePort
+from sweeper.report import Log, Summary
+
+
+class Recorder:
+    def __init__(
+        self, effects: Effects, kube: KubePort, attempts: int, log: Log, summary: Summary
+    ) -> None:
+        self.effects, self.kube, self.attempts = effects, kube, attempts
+        self.log, self.summary = log, summary
+
+    def record(self, wl: Workload, decisions: Sequence[Decision]) -> bool:
+        """Merge today's records into the annotation, re-reading on a stale resourceVersion."""
+        current, rv, settled = wl, wl.resource_version, settles(decisions)
+        for _ in range(self.attempts):
+            annotations = annotation_changes(current, decisions, settled)
+            if not annotations:
+                return True
+            try:
+                self.effects.annotate(current, rv, annotations)
+                return True
+            except Conflict:
+                fresh = parse_workload(self.kube.get_workload(wl.namespace, wl.name))
+                settled = settled and fresh.fingerprint == wl.fingerprint
+                current, rv = fresh, fresh.resource_version
+            except (KubeError, InvalidInput) as err:
+                return self._failed(wl, str(err))
+        return self._failed(wl, "resourceVersion kept changing")
+
+    def event(self, wl: Workload, decision: Decision) -> None:
+        try:
+            self.effects.event(wl, decision)
+        except KubeError as err:
+            self.log.warning(
+                "event.failed", namespace=wl.namespace, workload=wl.name, detail=str(err)
+            )
+
+    def _failed(self, wl: Workload, detail: str) -> bool:
+        self.summary.record_failures += 1
+        self.log.error(
+            "record.failed",
+            namespace=wl.namespace,
+            workload=wl.name,
+            reason="record-failed",
+            detail=f"{detail[:300]}; the next run adopts the PRs by head",
+        )
+        return False
+
+
+def annotation_changes(
+    wl: Workload, decisions: Sequence[Decision], settled: bool
+) -> dict[str, str | None]:
+    """The annotations to patch: only what differs from what the Workload carries."""
+    changes: dict[str, str | None] = {}
+    records = merged_records(wl.records, decisions)
+    if records != dict(wl.records):
+        changes[RECORD_ANNOTATION] = render_records(records)
+    mark = wl.fingerprint if settled else None
+    if mark != wl.settled:
+        changes[SETTLED_ANNOTATION] = mark
+    return changes

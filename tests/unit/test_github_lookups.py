@@ -1,0 +1,292 @@
+"""The adapter's batched reads, pinned with `responses`: batching, halving, limits, fallback.
+
+Every query the adapter sends is validated against GitHub's schema by `github_mock`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+import responses
+
+from sweeper.github import GitHub, GraphQLUnavailable, RateLimited
+from sweeper.lookups import Lookup, Unanswered, View
+from sweeper.settings import Tunables
+from tests.standins.github import skeleton
+
+API = "https://api.github.com"
+GRAPHQL = f"{API}/graphql"
+SHA = "c" * 40
+FAST = Tunables(read_retries=2, retry_backoff_s=0, max_rate_wait_s=120, secondary_wait_s=60)
+RATE = {"cost": 1, "remaining": 4000, "limit": 5000, "resetAt": "2026-12-01T22:00:00Z", "used": 1}
+HEADERS = {
+    "x-ratelimit-limit": "5000",
+    "x-ratelimit-remaining": "4000",
+    "x-ratelimit-reset": "1796162400",
+    "x-ratelimit-resource": "graphql",
+}
+
+
+class Slept:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def gh() -> GitHub:
+    return GitHub(API, "ghs_x", FAST, write_interval_s=0, sleep=Slept(), clock=lambda: 1.7e9)
+
+
+def lookups(count: int, owner: str = "acme") -> list[Lookup]:
+    return [Lookup("acme/widgets", owner, f"foreman/wl/issue-{n}") for n in range(count)]
+
+
+def indexes(body: dict[str, Any]) -> list[int]:
+    return sorted(int(k[1:]) for k in body["variables"] if re.fullmatch(r"b[0-9]+", k))
+
+
+def data_for(body: dict[str, Any], pulls: int = 0, more: bool = False) -> dict[str, Any]:
+    """A GitHub-shaped answer for every alias of the query in `body`."""
+    data: dict[str, Any] = {"rateLimit": RATE}
+    for i in indexes(body):
+        nodes = [
+            {
+                "id": f"PR_{i}_{n}",
+                "number": 100 * i + n + 1,
+                "url": f"https://github.com/acme/widgets/pull/{100 * i + n + 1}",
+                "state": "MERGED",
+                "merged": True,
+                "isDraft": False,
+                "headRefOid": SHA,
+                "body": "",
+                "headRepositoryOwner": {"login": "acme"},
+            }
+            for n in range(pulls)
+        ]
+        data[f"p{i}"] = {
+            "defaultBranchRef": {"name": "main"},
+            "pullRequests": {"pageInfo": {"hasNextPage": more}, "nodes": nodes},
+        }
+        data[f"h{i}"] = {"ref": {"target": {"oid": SHA, "message": f"Fix {i}"}}}
+    return data
+
+
+Reply = tuple[int, dict[str, str], str]
+
+
+def graphql(mock: responses.RequestsMock, reply: Callable[[dict[str, Any]], Reply]) -> list[int]:
+    """Answers every query with `reply(body)`; returns the batch sizes asked, in order."""
+    sizes: list[int] = []
+
+    def callback(request: requests.PreparedRequest) -> Reply:
+        body = json.loads(request.body or b"{}")
+        sizes.append(len(indexes(body)))
+        return reply(body)
+
+    mock.add_callback(responses.POST, GRAPHQL, callback=callback)
+    return sizes
+
+
+def ok(body: dict[str, Any]) -> Reply:
+    return 200, HEADERS, json.dumps({"data": data_for(body)})
+
+
+def test_one_query_answers_every_branch(gh: GitHub, github_mock: responses.RequestsMock) -> None:
+    """A hundred branches: one POST /graphql, one view each, the points counted."""
+    sizes = graphql(github_mock, ok)
+    got = gh.lookup(lookups(100))
+    assert sizes == [100]
+    assert all(isinstance(v, View) and v.head_sha == SHA for v in got.values())
+    assert gh.calls == {"graphql": 1, "graphql_points": 1}
+
+
+def test_a_gateway_timeout_halves_the_batch(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """502 on a query of four: two queries of two, then every branch answered."""
+
+    def reply(body: dict[str, Any]) -> Reply:
+        if len(indexes(body)) > 2:
+            return 502, {"content-type": "text/html"}, "<html>502 Bad Gateway</html>"
+        return ok(body)
+
+    sizes = graphql(github_mock, reply)
+    got = gh.lookup(lookups(4))
+    assert sizes == [4, 2, 2]
+    assert len(got) == 4 and all(isinstance(v, View) for v in got.values())
+
+
+def test_a_branch_that_times_out_even_alone_is_unanswered(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """Halving stops at one branch: it fails alone, the others answer."""
+
+    def reply(body: dict[str, Any]) -> Reply:
+        if "foreman/wl/issue-1" in body["variables"].values():
+            return 504, {}, json.dumps({"message": "We couldn't respond in time"})
+        return ok(body)
+
+    graphql(github_mock, reply)
+    got = gh.lookup(lookups(2))
+    values = list(got.values())
+    assert isinstance(values[0], View)
+    assert isinstance(values[1], Unanswered) and "even alone" in values[1].message
+
+
+def test_a_read_timeout_halves_too(gh: GitHub, github_mock: responses.RequestsMock) -> None:
+    """The client's own timeout on a big query: smaller batches."""
+    sizes: list[int] = []
+
+    def callback(request: requests.PreparedRequest) -> Reply:
+        body = json.loads(request.body or b"{}")
+        sizes.append(len(indexes(body)))
+        if len(indexes(body)) > 1:
+            raise requests.ReadTimeout("slow")
+        return ok(body)
+
+    github_mock.add_callback(responses.POST, GRAPHQL, callback=callback)
+    got = gh.lookup(lookups(2))
+    assert sizes == [2, 1, 1] and all(isinstance(v, View) for v in got.values())
+
+
+def test_a_500_is_retried_as_it_is(gh: GitHub, github_mock: responses.RequestsMock) -> None:
+    """A query changes nothing: a 500 is asked again, same batch, a bounded number of times."""
+    answers = iter([500, 500, 200])
+
+    def reply(body: dict[str, Any]) -> Reply:
+        status = next(answers)
+        return ok(body) if status == 200 else (status, {}, json.dumps({"message": "boom"}))
+
+    sizes = graphql(github_mock, reply)
+    got = gh.lookup(lookups(3))
+    assert sizes == [3, 3, 3] and all(isinstance(v, View) for v in got.values())
+
+
+def test_persistent_500s_fail_the_batch_not_the_run(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """After its retries, every branch of the batch is Unanswered; nothing raises."""
+    sizes = graphql(github_mock, lambda body: (503, {}, json.dumps({"message": "down"})))
+    got = gh.lookup(lookups(3))
+    assert sizes == [3, 3, 3]
+    assert all(isinstance(v, Unanswered) for v in got.values())
+
+
+def test_rate_limited_stops_and_the_bucket_stays_shut(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """RATE_LIMITED in a 200 raises; the next query is not even sent."""
+    limited = {"errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}]}
+    headers = {**HEADERS, "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1900000000"}
+    sizes = graphql(github_mock, lambda body: (200, headers, json.dumps(limited)))
+    with pytest.raises(RateLimited):
+        gh.lookup(lookups(2))
+    with pytest.raises(RateLimited):
+        gh.lookup(lookups(2))
+    assert sizes == [2]
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_graphql_refused_to_the_token_is_unavailable(
+    gh: GitHub, github_mock: responses.RequestsMock, status: int
+) -> None:
+    """401/403/404 on the endpoint: GraphQLUnavailable, so the caller reads by REST."""
+    graphql(github_mock, lambda body: (status, {}, json.dumps({"message": "no"})))
+    with pytest.raises(GraphQLUnavailable):
+        gh.lookup(lookups(1))
+
+
+def test_forbidden_for_the_whole_query_is_unavailable(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """FORBIDDEN without data: GraphQLUnavailable."""
+    forbidden = {"errors": [{"type": "FORBIDDEN", "message": "Resource not accessible"}]}
+    graphql(github_mock, lambda body: (200, HEADERS, json.dumps(forbidden)))
+    with pytest.raises(GraphQLUnavailable):
+        gh.lookup(lookups(1))
+
+
+def test_a_secondary_limit_on_a_query_is_a_rate_limit(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """403 "secondary rate limit": waited once, then RateLimited, never 'unavailable'."""
+    message = {"message": "You have exceeded a secondary rate limit."}
+    sizes = graphql(github_mock, lambda body: (403, {"retry-after": "5"}, json.dumps(message)))
+    with pytest.raises(RateLimited):
+        gh.lookup(lookups(1))
+    assert sizes == [1, 1]
+
+
+def test_resource_limits_on_some_aliases_ask_for_those_again(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """RESOURCE_LIMITS_EXCEEDED on two of four aliases: those two are asked again."""
+
+    def reply(body: dict[str, Any]) -> Reply:
+        data = data_for(body)
+        errors = []
+        if len(indexes(body)) == 4:
+            for i in (2, 3):
+                data[f"p{i}"] = None
+                errors.append(
+                    {"type": "RESOURCE_LIMITS_EXCEEDED", "path": [f"p{i}"], "message": "limits"}
+                )
+        return (
+            200,
+            HEADERS,
+            json.dumps({"data": data, "errors": errors} if errors else {"data": data}),
+        )
+
+    sizes = graphql(github_mock, reply)
+    got = gh.lookup(lookups(4))
+    assert sizes == [4, 2]
+    assert all(isinstance(v, View) for v in got.values())
+
+
+def test_more_prs_than_a_page_are_read_by_rest(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """hasNextPage: REST lists the PRs for OWNER:branch, filtered by GitHub."""
+    graphql(github_mock, lambda body: (200, HEADERS, json.dumps({"data": data_for(body, 1, True)})))
+    listed = skeleton("pull-request-simple")
+    listed.update(number=42, state="open", html_url="https://github.com/acme/widgets/pull/42")
+    listed["head"].update(ref="foreman/wl/issue-0", sha=SHA, label="acme:foreman/wl/issue-0")
+    github_mock.get(f"{API}/repos/acme/widgets/pulls", json=[listed])
+    [view] = gh.lookup(lookups(1)).values()
+    assert isinstance(view, View) and [p.number for p in view.pulls] == [42]
+    assert view.pulls_complete
+
+
+def test_enterprise_queries_go_to_api_graphql(github_mock: responses.RequestsMock) -> None:
+    """GHES: https://HOST/api/graphql beside /api/v3."""
+    github = GitHub("https://ghe.example/api/v3", "t", FAST, write_interval_s=0)
+    github_mock.add_callback(
+        responses.POST,
+        "https://ghe.example/api/graphql",
+        callback=lambda r: ok(json.loads(r.body or b"{}")),
+    )
+    assert all(isinstance(v, View) for v in github.lookup(lookups(2)).values())
+
+
+def test_rest_lookup_reads_the_head_and_the_prs(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """The fallback view: one matching-refs listing per repository, one PR list per head."""
+    ref = {
+        "ref": "refs/heads/foreman/wl/issue-0",
+        "node_id": "R",
+        "url": f"{API}/r",
+        "object": {"type": "commit", "sha": SHA, "url": f"{API}/c"},
+    }
+    github_mock.get(f"{API}/repos/acme/widgets/git/matching-refs/heads%2Fforeman%2F", json=[ref])
+    github_mock.get(f"{API}/repos/acme/widgets/pulls", json=[])
+    view = gh.lookup_rest(lookups(1)[0])
+    assert view == View(SHA, ())
