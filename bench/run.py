@@ -1,14 +1,19 @@
-"""Benchmark: API calls, wall time and peak memory of real sweeps against the stand-ins.
+"""Benchmark: API calls, GraphQL points, wall time and peak memory of real sweeps.
 
 Not a test: it prints a table. Run from the repository root after installing:
 
-    .venv/bin/python bench/run.py                 # both scenarios
-    .venv/bin/python bench/run.py --steady 10000 --backfill 1000 --repos 20
+    .venv/bin/python bench/run.py                  # every scenario
+    .venv/bin/python bench/run.py --steady 0 --backfill 0 --historical 5000 --missing 200
 
-Scenarios (the sweeper runs as a subprocess, exactly as in production):
-  steady    N Workloads, all recorded and settled: the every-15-minutes steady state.
-  backfill  M missing PRs over R repositories, pacing set to 0 for the measurement.
-Latency is injected into both stand-ins so that call counts, not CPU, dominate.
+Scenarios (the sweeper runs as a subprocess against the stand-ins, as in production):
+  steady      N Workloads, all recorded and settled: the every-15-minutes steady state.
+  backfill    M missing PRs over R repositories (pacing 0), then the run after it.
+  first run   H historical Workloads whose PRs exist (90 % merged with the branch deleted,
+              10 % open) and no sweeper annotation, plus K missing, over F repositories:
+              the first run on a long-lived cluster (pacing 0, --max-create 1000).
+Latency is injected into both stand-ins so that call counts, not CPU, dominate. GitHub
+requests are REST requests plus GraphQL queries; points are what GitHub charges the
+GraphQL bucket, priced by the stand-in with GitHub's rule.
 """
 
 from __future__ import annotations
@@ -71,6 +76,28 @@ def seed_backfill(kube: KubeStandIn, github: GitHubStandIn, prs: int, repos: int
             kube.seed(t)
 
 
+def seed_long_lived(
+    kube: KubeStandIn, github: GitHubStandIn, historical: int, missing: int, repos: int
+) -> None:
+    """History first (older completions), then the Workloads whose PR went missing."""
+    names = [f"acme/repo-{r:02d}" for r in range(repos)]
+    for repo in names:
+        github.add_repo(repo)
+    for i in range(historical + missing):
+        repo, name, ns = names[i % repos], f"wl-{i:05d}", f"team-{i % 10}"
+        branch = f"foreman/{name}/issue-1"
+        commit = github.push(repo, branch, message=f"Fix issue 1 of {name}")
+        if i < historical:
+            merged = i % 10 != 0
+            github.add_pull(repo, f"acme:{branch}", merged=merged, title=f"Fix {name}")
+            if merged:
+                github.delete_branch(repo, branch)
+        stamp = f"2026-{1 + i * 10 // (historical + missing):02d}-15T10:00:00Z"
+        kube.seed(workload(name, ns, repo=repo, issues=[1], completed_at=stamp))
+        for t in issue_pipeline(name, 1, namespace=ns, repo=repo, commit_sha=commit):
+            kube.seed(t)
+
+
 def sweep(kube: KubeStandIn, github: GitHubStandIn, tmp: Path, *args: str) -> dict[str, Any]:
     env = dict(os.environ)
     env.update(
@@ -83,9 +110,10 @@ def sweep(kube: KubeStandIn, github: GitHubStandIn, tmp: Path, *args: str) -> di
     env.pop("KUBERNETES_SERVICE_HOST", None)
     kube.reset_calls()
     github.reset_calls()
+    points_before = github.graphql.used_points
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sweeper", "--log-format", "json", *args],
+        [sys.executable, "-c", PROBE, "--log-format", "json", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -93,43 +121,48 @@ def sweep(kube: KubeStandIn, github: GitHubStandIn, tmp: Path, *args: str) -> di
     )
     out, err = proc.communicate()
     wall = time.monotonic() - started
-    rss_mb = _peak_rss_mb(proc)
+    rss_mb = _peak_rss_mb(err)
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
     finished = next(line for line in reversed(lines) if line["event"] == "sweep.finished")
     if proc.returncode != 0:
         print(err, file=sys.stderr)
-    gh_writes = sum(1 for c in github.calls if c.method != "GET")
+    queries = len(github.queries)
+    rest_writes = len(github.writes)
+    kube_reads = sum(1 for c in kube.calls if c.verb in ("get", "list"))
     return {
         "exit": proc.returncode,
         "wall_s": wall,
         "rss_mb": rss_mb,
-        "kube_calls": len(kube.calls),
-        "gh_reads": len(github.calls) - gh_writes,
-        "gh_writes": gh_writes,
+        "kube_reads": kube_reads,
+        "kube_writes": len(kube.calls) - kube_reads,
+        "rest_reads": len(github.calls) - queries - rest_writes,
+        "rest_writes": rest_writes,
+        "gql_queries": queries,
+        "gql_points": github.graphql.used_points - points_before,
         "counts": finished["counts"],
         "workloads": finished["workloads"],
     }
 
 
-_RSS: dict[int, float] = {}
+# The sweeper's own peak: VmHWM of its process image after exec. (ru_maxrss from wait4
+# would also count the pages the child shared with this big benchmark process before exec.)
+PROBE = """
+import atexit, runpy, sys
+def report():
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    sys.stderr.write(f"bench-peak-rss-kb {peak}\\n")
+atexit.register(report)
+sys.argv = ["foreman-pr-sweeper", *sys.argv[1:]]
+runpy.run_module("sweeper", run_name="__main__")
+"""
 
 
-def _peak_rss_mb(proc: subprocess.Popen[str]) -> float:
-    return _RSS.get(proc.pid, float("nan"))
-
-
-def _install_rss_probe() -> None:
-    """Popen reaps its child with waitpid; wrap it with wait4 to keep the child's peak RSS."""
-    original = os.waitpid
-
-    def waitpid(pid: int, options: int) -> tuple[int, int]:
-        if pid > 0 and options == 0:
-            got, status, usage = os.wait4(pid, 0)
-            _RSS[got] = usage.ru_maxrss / 1024
-            return got, status
-        return original(pid, options)
-
-    os.waitpid = waitpid  # type: ignore[assignment]
+def _peak_rss_mb(stderr: str) -> float:
+    for line in stderr.splitlines():
+        if line.startswith("bench-peak-rss-kb "):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def main() -> int:
@@ -138,41 +171,46 @@ def main() -> int:
     )
     p.add_argument("--steady", type=int, default=10_000, help="recorded Workloads (0 to skip)")
     p.add_argument("--backfill", type=int, default=1_000, help="missing PRs (0 to skip)")
-    p.add_argument("--repos", type=int, default=20)
+    p.add_argument("--repos", type=int, default=20, help="repositories of the backfill")
+    p.add_argument("--historical", type=int, default=5_000, help="first run: PRs that exist")
+    p.add_argument("--missing", type=int, default=200, help="first run: PRs missing")
+    p.add_argument("--first-repos", type=int, default=10, help="repositories of the first run")
     p.add_argument("--kube-latency-ms", type=float, default=2.0)
     p.add_argument("--github-latency-ms", type=float, default=5.0)
     args = p.parse_args()
-    _install_rss_probe()
-    rows = []
+    rows: list[tuple[str, dict[str, Any]]] = []
+    fast = ("--write-interval", "0", "--max-create", "1000")
+
+    def stand_ins() -> tuple[KubeStandIn, GitHubStandIn]:
+        return (
+            KubeStandIn(latency_s=args.kube_latency_ms / 1000),
+            GitHubStandIn(token=TOKEN, latency_s=args.github_latency_ms / 1000),
+        )
+
     with tempfile.TemporaryDirectory() as tmp:
         if args.steady:
-            with (
-                KubeStandIn(latency_s=args.kube_latency_ms / 1000) as kube,
-                GitHubStandIn(token=TOKEN, latency_s=args.github_latency_ms / 1000) as github,
-            ):
+            kube, github = stand_ins()
+            with kube, github:
                 seed_steady(kube, args.steady)
-                rows.append(
-                    (f"steady: {args.steady} recorded Workloads", 0, sweep(kube, github, Path(tmp)))
-                )
+                label = f"steady: {args.steady} recorded Workloads"
+                rows.append((label, sweep(kube, github, Path(tmp))))
         if args.backfill:
-            with (
-                KubeStandIn(latency_s=args.kube_latency_ms / 1000) as kube,
-                GitHubStandIn(token=TOKEN, latency_s=args.github_latency_ms / 1000) as github,
-            ):
+            kube, github = stand_ins()
+            with kube, github:
                 seed_backfill(kube, github, args.backfill, args.repos)
-                result = sweep(
-                    kube,
-                    github,
-                    Path(tmp),
-                    "--write-interval",
-                    "0",
-                    "--max-create",
-                    str(args.backfill),
+                label = f"backfill: {args.backfill} missing PRs over {args.repos} repos"
+                rows.append((label, sweep(kube, github, Path(tmp), *fast)))
+                rows.append(("backfill, the run after it", sweep(kube, github, Path(tmp))))
+        if args.historical or args.missing:
+            kube, github = stand_ins()
+            with kube, github:
+                seed_long_lived(kube, github, args.historical, args.missing, args.first_repos)
+                label = (
+                    f"first run: {args.historical} historical + {args.missing} missing "
+                    f"over {args.first_repos} repos"
                 )
-                rows.append(
-                    (f"backfill: {args.backfill} PRs over {args.repos} repos", args.repos, result)
-                )
-                rows.append(("backfill, second run", 0, sweep(kube, github, Path(tmp))))
+                rows.append((label, sweep(kube, github, Path(tmp), *fast)))
+                rows.append(("first run, the run after it", sweep(kube, github, Path(tmp))))
     print(
         f"latency injected per request: kubernetes {args.kube_latency_ms} ms, "
         f"github {args.github_latency_ms} ms\n"
@@ -180,33 +218,36 @@ def main() -> int:
     header = (
         "scenario",
         "exit",
-        "k8s calls",
-        "gh reads",
-        "gh writes",
-        "gh/PR",
+        "k8s reads",
+        "k8s writes",
+        "REST reads",
+        "REST writes",
+        "GraphQL queries",
+        "GraphQL points",
+        "GitHub requests/PR",
         "wall s",
         "peak RSS MB",
     )
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
-    for label, _repos, r in rows:
+    for label, r in rows:
         opened = r["counts"].get("opened", 0)
-        per_pr = f"{(r['gh_reads'] + r['gh_writes']) / opened:.2f}" if opened else "-"
-        print(
-            " | ".join(
-                str(x)
-                for x in (
-                    label,
-                    r["exit"],
-                    r["kube_calls"],
-                    r["gh_reads"],
-                    r["gh_writes"],
-                    per_pr,
-                    f"{r['wall_s']:.2f}",
-                    f"{r['rss_mb']:.0f}",
-                )
-            )
+        requests = r["rest_reads"] + r["rest_writes"] + r["gql_queries"]
+        per_pr = f"{requests / opened:.3f}" if opened else "-"
+        cells = (
+            label,
+            r["exit"],
+            r["kube_reads"],
+            r["kube_writes"],
+            r["rest_reads"],
+            r["rest_writes"],
+            r["gql_queries"],
+            r["gql_points"],
+            per_pr,
+            f"{r['wall_s']:.2f}",
+            f"{r['rss_mb']:.0f}",
         )
+        print(" | ".join(str(x) for x in cells))
         print(f"    counts {r['counts']} workloads {r['workloads']}")
     return 0
 

@@ -31,6 +31,9 @@ environment: every flag has a variable (shown in brackets); flags win.
   GITHUB_TOKEN holds the token unless --github-token-file is given.
   Cluster access: in-cluster config inside a pod, else KUBECONFIG or ~/.kube/config.
 
+GitHub reads: batched GraphQL queries (about one point per 100 branches, from GraphQL's own
+  quota); REST for writes, and for reads when the token may not use GraphQL (a warning says so).
+
 notify: review requests and labels apply to PRs the sweeper opens; a failure there is a
   warning on the decision line (field "warnings"), never a failed PR.
 

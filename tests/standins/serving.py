@@ -37,7 +37,11 @@ class LocalServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}{self.url_suffix}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll interval: shutdown() waits for one, and every test stops a server.
+        server = self._server
+        threading.Thread(
+            target=lambda: server.serve_forever(poll_interval=0.02), daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
