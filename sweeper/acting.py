@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sweeper.body import BodyInput, render_body, render_title
+from sweeper.body import BodyInput, render_body, render_title, withdrawn_body
 from sweeper.budget import Budget
-from sweeper.core import Candidate, Decision, Open, Plan, Refresh, decide_remote
+from sweeper.core import Candidate, Decision, Open, Plan, Pull, Refresh, Withdraw, decide_remote
 from sweeper.github import (
     GitHubError,
     PermissionDenied,
@@ -51,6 +51,14 @@ class Effects:
     def mark_ready(self, node_id: str) -> None:
         if not self.dry_run:
             self.github.mark_ready(node_id)
+
+    def withdraw(self, repo: str, number: int, body: str) -> None:
+        if not self.dry_run:
+            self.github.close_pull(repo, number, body)
+
+    def comment(self, repo: str, number: int, text: str) -> None:
+        if not self.dry_run:
+            self.github.comment(repo, number, text)
 
     def request_reviewers(
         self, repo: str, number: int, reviewers: tuple[str, ...], teams: tuple[str, ...]
@@ -101,17 +109,22 @@ class Actor:
         step = decide_remote(c, view.head_sha, view.pulls)
         if isinstance(step, Decision):
             return step
-        deferral = self.budget.deferral(creating=isinstance(step, Open))
+        # Writes go to REST's bucket; marking a draft ready is a GraphQL mutation.
+        deferral = self.budget.deferral("core", creating=isinstance(step, Open))
+        if deferral is None and isinstance(step, Refresh) and step.mark_ready:
+            deferral = self.budget.deferral("graphql")
         if deferral:
             return _decision(c, Outcome.DEFERRED, *deferral)
         try:
             if isinstance(step, Open):
                 return self.open(wl, step, view)
+            if isinstance(step, Withdraw):
+                return self.withdraw(wl, c, step.pull, step.detail, c.branch.reviewed_sha)
             assert isinstance(step, Refresh)
             return self.refresh(wl, step)
         except RateLimited as err:
-            self.budget.stop(str(err))
-            return _decision(c, Outcome.DEFERRED, Reason.RATE_LIMITED, str(err))
+            self.budget.stop(err.bucket, err.reason, str(err))
+            return _decision(c, Outcome.DEFERRED, err.reason, str(err))
         except PermissionDenied as err:
             return _decision(c, Outcome.FAILED, Reason.PERMISSION_DENIED, str(err))
         except GitHubError as err:
@@ -132,15 +145,62 @@ class Actor:
         except ValidationFailed as err:
             return self._rejected(c, err)
         except RateLimited as err:
-            self.budget.stop(str(err))
-            return _decision(c, Outcome.DEFERRED, Reason.RATE_LIMITED, str(err), sha=sha)
+            self.budget.stop(err.bucket, err.reason, str(err))
+            return _decision(c, Outcome.DEFERRED, err.reason, str(err), sha=sha)
         except (Transient, GitHubError) as err:
             return self._recheck(c, step, err, sha)
         if pull is None:
             return _decision(
                 c, Outcome.WOULD_OPEN, step.reason, f"{step.detail}; title {title!r}", sha=sha
             )
+        if sha is not None and pull.head_sha is not None and pull.head_sha != sha:
+            # GitHub takes no expected SHA: its answer tells which commit the PR is at.
+            moved = f"#{pull.number} was opened at {pull.head_sha[:12]}, not {sha[:12]}"
+            detail = f"{moved} (the branch moved during the create)"
+            return self.withdraw(wl, c, pull, detail, sha)
         return _decision(c, Outcome.OPENED, step.reason, step.detail, pull.url, pull.number, sha)
+
+    def withdraw(
+        self, wl: Workload, c: Candidate, pull: Pull, detail: str, sha: str | None
+    ) -> Decision:
+        """Close a PR that stands at unreviewed code, saying why; a later review gets its own.
+
+        The closed body carries a withdrawn marker, so no run takes the close for a human's.
+        """
+        b = c.branch
+        note = (
+            f"This PR was opened for the reviewed commit {sha}, but the branch "
+            f"moved to {pull.head_sha} meanwhile, and nobody reviewed that. It is closed "
+            "rather than left open as reviewed code; once Foreman reviews the new head, the "
+            "sweeper opens a PR for it."
+        )
+        current = pull.body if pull.body is not None else self.body(wl, c, sha)
+        try:
+            self.effects.withdraw(b.repo, pull.number, withdrawn_body(current, note))
+        except GitHubError as err:
+            if isinstance(err, RateLimited):
+                self.budget.stop(err.bucket, err.reason, str(err))
+            return _decision(
+                c,
+                Outcome.FAILED,
+                Reason.GITHUB_ERROR,
+                f"{detail}; withdrawing it failed ({err}): the next run tries again",
+                pull.url,
+                pull.number,
+            )
+        warnings = self._best_effort(
+            "withdrawal comment", lambda: self.effects.comment(b.repo, pull.number, note)
+        )
+        decision = _decision(
+            c,
+            Outcome.SKIPPED,
+            Reason.HEAD_MOVED,
+            f"{detail}: withdrawn (closed)",
+            pull.url,
+            pull.number,
+            sha,
+        )
+        return replace(decision, warnings=tuple(warnings))
 
     def body(self, wl: Workload, c: Candidate, sha: str | None) -> str:
         b = c.branch
@@ -162,8 +222,8 @@ class Actor:
                 body = self.body(wl, c, c.branch.reviewed_sha)
                 self.effects.update_body(c.branch.repo, pull.number, body)
         except RateLimited as err:
-            self.budget.stop(str(err))
-            return _decision(c, Outcome.DEFERRED, Reason.RATE_LIMITED, str(err))
+            self.budget.stop(err.bucket, err.reason, str(err))
+            return _decision(c, Outcome.DEFERRED, err.reason, str(err))
         except PermissionDenied as err:
             return _decision(c, Outcome.FAILED, Reason.PERMISSION_DENIED, f"{step.detail}; {err}")
         except GitHubError as err:
@@ -201,8 +261,9 @@ class Actor:
 
     def _best_effort(self, what: str, call: Callable[[], None]) -> list[str]:
         """One call, retried once when GitHub does not know the brand-new PR yet."""
-        if self.budget.stopped:
-            return [f"{what} not sent: GitHub asked us to stop ({self.budget.stopped})"]
+        deferral = self.budget.deferral("core")
+        if deferral:
+            return [f"{what} not sent: {deferral[1]}"]
         err = _attempt(call)
         if isinstance(err, ValidationFailed) and err.kind is Rejection.UNRESOLVED_NODE:
             time.sleep(self.s.tunables.notify_retry_wait_s)
@@ -210,7 +271,7 @@ class Actor:
         if err is None:
             return []
         if isinstance(err, RateLimited):
-            self.budget.stop(str(err))
+            self.budget.stop(err.bucket, err.reason, str(err))
         return [f"{what} failed: {err}"]
 
     # ------------------------------------------------------------ odd answers to a create
@@ -240,6 +301,10 @@ class Actor:
         """The create's answer was lost or odd: GitHub may have made the PR. Look, don't retry."""
         try:
             pulls = self.github.pulls_for_head(c.branch.repo, c.head)
+        except RateLimited as again:
+            self.budget.stop(again.bucket, again.reason, str(again))
+            detail = f"{err}; re-check deferred ({again}): the next run adopts it by head"
+            return _decision(c, Outcome.DEFERRED, again.reason, detail, sha=sha)
         except GitHubError as again:
             return _decision(
                 c, Outcome.FAILED, Reason.GITHUB_ERROR, f"{err}; re-check: {again}", sha=sha

@@ -243,10 +243,13 @@ def marker(
     sha: str | None,
     draft: bool = False,
     content_digest: str | None = None,
+    withdrawn: bool = False,
 ) -> str:
     data: dict[str, object] = {"workload": f"{namespace}/{workload}", "issue": issue, "sha": sha}
     if draft:
         data["draft"] = True
+    if withdrawn:
+        data["withdrawn"] = True
     if content_digest is not None:
         data["digest"] = content_digest
     return f"<!-- {MARKER_PREFIX} {json.dumps(data, sort_keys=True)} -->"
@@ -280,6 +283,8 @@ class Marker:
     # The body differs from what the sweeper wrote, or (an older marker without a digest)
     # that cannot be told: either way a human's words must not be overwritten.
     edited: bool
+    # The sweeper closed this PR itself: it was opened at a commit nobody reviewed.
+    withdrawn: bool = False
 
 
 def read_marker(body: str | None) -> Marker | None:
@@ -302,7 +307,38 @@ def read_marker(body: str | None) -> Marker | None:
         sha=sha if isinstance(sha, str) else None,
         draft=data.get("draft") is True,
         edited=edited,
+        withdrawn=data.get("withdrawn") is True,
     )
+
+
+def withdrawn_body(body: str, note: str) -> str:
+    """The body of a PR the sweeper closes itself: why, on top, and a marker that says so.
+
+    The marker keeps workload, issue and SHA, so a later run knows the close was its own
+    and not a human's. Text the sweeper did not write (after its marker) is kept as is.
+    """
+    found = _last_marker(body)
+    if found is None:
+        return fit(f"> {sanitize(note, 2000)}\n\n{body}", MAX_BODY)
+    data, match = found
+    above = body[: match.start()].rstrip()
+    after = body[match.end() :]
+    head = f"> **Withdrawn by foreman-pr-sweeper.** {sanitize(note, 2000)}"
+    content = fit(f"{head}\n\n{above}", MAX_BODY - 400 - len(after))
+    workload = str(data.get("workload") or "/")
+    namespace, _, name = workload.partition("/")
+    issue = data.get("issue")
+    sha = data.get("sha")
+    mark = marker(
+        namespace,
+        name,
+        issue if isinstance(issue, int) and not isinstance(issue, bool) else 0,
+        sha if isinstance(sha, str) else None,
+        data.get("draft") is True,
+        digest(content),
+        withdrawn=True,
+    )
+    return f"{content}\n\n{mark}{after}"
 
 
 def _cell(text: str | None, limit: int = 200) -> str:

@@ -158,6 +158,14 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="PRs to open at most per run; the rest are deferred (default 50) [SWEEPER_MAX_CREATE]",
     )
     add(
+        "--rate-reserve",
+        metavar="N|N%",
+        default=env.get("SWEEPER_RATE_RESERVE", "20%"),
+        help="leave at least this much of each GitHub rate-limit bucket (REST and GraphQL) "
+        "to others sharing the token: a share of its limit or a count; 0 turns it off "
+        "(default 20%%) [SWEEPER_RATE_RESERVE]",
+    )
+    add(
         "--page-size",
         type=int,
         metavar="N",
@@ -227,6 +235,7 @@ def settings_from(
         reviewers=args.reviewers or _env_list(env, "SWEEPER_REVIEWERS"),
         team_reviewers=args.team_reviewers or _env_list(env, "SWEEPER_TEAM_REVIEWERS"),
         labels=args.labels or _env_list(env, "SWEEPER_LABELS"),
+        rate_reserve=args.rate_reserve,
         env=env,
     )
     return settings, args.kubeconfig
@@ -254,7 +263,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     from sweeper.kube import connect  # the client is slow to import; --help never needs it
 
     github = GitHub(
-        settings.github_api_url, settings.github_token, settings.tunables, settings.write_interval_s
+        settings.github_api_url,
+        settings.github_token,
+        settings.tunables,
+        settings.write_interval_s,
+        reserve=settings.rate_reserve,
     )
     try:
         kube = connect(kubeconfig)

@@ -134,6 +134,15 @@ class Refresh:
     detail: str
 
 
+@dataclass(frozen=True)
+class Withdraw:
+    """An open PR the sweeper opened for this review stands at a commit nobody reviewed."""
+
+    candidate: Candidate
+    pull: Pull
+    detail: str
+
+
 Plan = Decision | Candidate
 
 
@@ -337,7 +346,7 @@ def _candidate_note(branch: Branch) -> str:
 
 def decide_remote(
     candidate: Candidate, head_sha: str | None, pulls: Sequence[Pull]
-) -> Plan | Open | Refresh:
+) -> Plan | Open | Refresh | Withdraw:
     """Given the branch head (None: no such branch) and the PRs for its head."""
     b = candidate.branch
     reviewed = b.reviewed_sha
@@ -361,6 +370,9 @@ def decide_remote(
     newest_first = sorted(pulls, key=lambda p: p.number, reverse=True)
     for pull in newest_first:
         if pull.state == "open":
+            withdraw = withdraw_plan(candidate, pull)
+            if withdraw is not None:
+                return withdraw
             refresh = refresh_plan(candidate, pull)
             if isinstance(refresh, Refresh):
                 return refresh
@@ -371,7 +383,12 @@ def decide_remote(
             return decision(
                 Outcome.ADOPTED, Reason.MERGED_PR_EXISTS, f"#{pull.number} was merged", pull
             )
-    closed_at_reviewed = [p for p in newest_first if reviewed and p.head_sha == reviewed]
+    # The sweeper's own withdrawal of a PR opened at an unreviewed commit is not a human's no.
+    closed_at_reviewed = [
+        p
+        for p in newest_first
+        if reviewed and p.head_sha == reviewed and not _withdrawn_by_sweeper(p, b.issue)
+    ]
     if closed_at_reviewed:
         pull = closed_at_reviewed[0]
         return decision(
@@ -391,12 +408,37 @@ def decide_remote(
             f"branch head {head_sha[:12]} is not the reviewed {reviewed[:12]}",
         )
     if newest_first:
+        last = newest_first[0]
+        how = (
+            "was withdrawn by the sweeper (opened at an unreviewed commit)"
+            if _withdrawn_by_sweeper(last, b.issue)
+            else "was closed at an older SHA"
+        )
         return Open(
-            candidate,
-            Reason.NEW_WORK_AFTER_CLOSE,
-            _join(f"#{newest_first[0].number} was closed at an older SHA", candidate.note),
+            candidate, Reason.NEW_WORK_AFTER_CLOSE, _join(f"#{last.number} {how}", candidate.note)
         )
     return Open(candidate, Reason.MISSING_PR, _join("no PR for this head", candidate.note))
+
+
+def withdraw_plan(candidate: Candidate, pull: Pull) -> Withdraw | None:
+    """An open PR the sweeper wrote for exactly this review, whose head moved before it
+    was recorded (the branch was pushed to during the create): it must not stand."""
+    b = candidate.branch
+    mark = read_marker(pull.body)
+    if mark is None or mark.issue != b.issue or b.reviewed_sha is None:
+        return None
+    if mark.sha != b.reviewed_sha or pull.head_sha in (None, b.reviewed_sha):
+        return None
+    detail = (
+        f"#{pull.number} stands at {str(pull.head_sha)[:12]}, not the reviewed "
+        f"{b.reviewed_sha[:12]}"
+    )
+    return Withdraw(candidate, pull, _join(detail, candidate.note))
+
+
+def _withdrawn_by_sweeper(pull: Pull, issue: int) -> bool:
+    mark = read_marker(pull.body)
+    return pull.state != "open" and mark is not None and mark.withdrawn and mark.issue == issue
 
 
 def refresh_plan(candidate: Candidate, pull: Pull) -> Refresh | str:

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -21,9 +22,10 @@ from urllib3.util.retry import Retry
 
 from sweeper import __version__
 from sweeper.core import Pull
-from sweeper.lookups import Lookup, Rate, Unanswered, View, build_query, read_answer
+from sweeper.lookups import Answer, Lookup, Rate, Unanswered, View, build_query, read_answer
 from sweeper.model import as_mapping
-from sweeper.settings import Tunables
+from sweeper.outcomes import Reason
+from sweeper.settings import Reserve, Tunables
 
 API_VERSION = "2022-11-28"
 USER_AGENT = f"foreman-pr-sweeper/{__version__}"
@@ -55,9 +57,24 @@ class Transient(GitHubError):
 
 
 class RateLimited(GitHubError):
-    def __init__(self, message: str, status: int | None, secondary: bool) -> None:
+    reason = Reason.RATE_LIMITED
+
+    def __init__(
+        self, message: str, status: int | None, secondary: bool, bucket: str = "all"
+    ) -> None:
         super().__init__(message, status)
         self.secondary = secondary
+        # What stops: a primary limit one bucket, a secondary limit the whole token.
+        self.bucket = "all" if secondary else bucket
+
+
+class ReserveReached(RateLimited):
+    """The next call would take a bucket below the reserve left to others on the token."""
+
+    reason = Reason.RATE_RESERVE
+
+    def __init__(self, message: str, bucket: str) -> None:
+        super().__init__(message, None, secondary=False, bucket=bucket)
 
 
 class Rejection(StrEnum):
@@ -159,7 +176,7 @@ def graphql_error(body: Any) -> GitHubError | None:
     message = f"GraphQL: {str(first.get('message') or 'error')[:300]}"
     kind = first.get("type")
     if kind == "RATE_LIMITED":
-        return RateLimited(message, 200, secondary=False)
+        return RateLimited(message, 200, secondary=False, bucket="graphql")
     if "could not resolve to a node" in message.lower():
         return ValidationFailed(message, Rejection.UNRESOLVED_NODE)
     if kind == "FORBIDDEN":
@@ -220,14 +237,17 @@ class GitHub:
         write_interval_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        reserve: Reserve | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self._reserve = reserve
         self._origin = urlsplit(self.api_url)[:2]
         self._t = tunables = tunables or Tunables()
         self._write_interval = write_interval_s
         self._sleep, self._clock = sleep, clock
         self._limits = _Limits()
         self.calls: Counter[str] = Counter()
+        self.used: Counter[str] = Counter()  # what this run spent, per bucket
         self._session = requests.Session()
         self._session.headers.update(
             {
@@ -258,8 +278,32 @@ class GitHub:
     # ------------------------------------------------------------ reads
 
     def check_token(self) -> None:
-        """One authenticated call that works for every token kind and costs no quota."""
-        self._send("GET", "/rate_limit")
+        """One authenticated call that works for every token kind and costs no quota.
+
+        Its answer also tells what is left in every bucket, before the first call is made.
+        """
+        response = self._request("GET", self.api_url + "/rate_limit", cost=0)
+        resources = as_mapping(as_mapping(_json(response, strict=False)).get("resources"))
+        for name in ("core", "graphql"):
+            bucket = as_mapping(resources.get(name))
+            remaining, limit, reset = (bucket.get(k) for k in ("remaining", "limit", "reset"))
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in (remaining, limit)):
+                state = self._limits.bucket(name)
+                state.remaining, state.limit = remaining, limit
+                state.reset_at = reset if isinstance(reset, int) else None
+
+    def rate_report(self) -> dict[str, dict[str, Any]]:
+        """Per bucket: what this run used and what is left, for the closing line."""
+        report = {}
+        for name, state in sorted(self._limits.buckets.items()):
+            reset = state.reset_at
+            report[name] = {
+                "used": self.used[name],
+                "remaining": state.remaining,
+                "limit": state.limit,
+                "resets_at": None if reset is None else _iso(reset),
+            }
+        return report
 
     def default_branch(self, repo: str) -> str:
         if repo not in self._default_branches:
@@ -346,15 +390,16 @@ class GitHub:
                 todo[:0] = _halves(again) if len(again) == len(batch) else [again]
         return {lookup: self._complete(lookup, view) for lookup, view in results.items()}
 
-    def _ask(self, batch: Sequence[Lookup]) -> Any:
+    def _ask(self, batch: Sequence[Lookup]) -> Answer:
         query, variables = build_query(batch)
-        answer = read_answer(self._query({"query": query, "variables": variables}), batch)
+        payload = {"query": query, "variables": variables}
+        answer = read_answer(self._query(payload, cost=max(1, round(len(batch) / 100))), batch)
         self._note_rate("graphql", answer.rate)
         if answer.unavailable:
             raise GraphQLUnavailable(answer.unavailable, 200)
         if answer.rate_limited:
             self._limits.bucket("graphql").remaining = 0
-            raise RateLimited(answer.rate_limited, 200, secondary=False)
+            raise RateLimited(answer.rate_limited, 200, secondary=False, bucket="graphql")
         return answer
 
     def _complete(self, lookup: Lookup, view: View | Unanswered) -> View | Unanswered:
@@ -395,6 +440,21 @@ class GitHub:
         if updated is None:
             raise GitHubError("GitHub answered the update without a pull request")
         return updated
+
+    def close_pull(self, repo: str, number: int, body: str) -> Pull:
+        """Close a PR and say why in its body, in one PATCH."""
+        # Safety, not work: the reserve never keeps unreviewed code open.
+        url = f"{self.api_url}/repos/{repo}/pulls/{number}"
+        payload = {"state": "closed", "body": body}
+        answer = _json(self._request("PATCH", url, json=payload, kind="write", reserve=False))
+        closed = parse_pull(answer)
+        if closed is None:
+            raise GitHubError("GitHub answered the close without a pull request")
+        return closed
+
+    def comment(self, repo: str, number: int, text: str) -> None:
+        """A comment on a PR (to GitHub, every PR is an issue)."""
+        self._send("POST", f"/repos/{repo}/issues/{number}/comments", json={"body": text})
 
     def mark_ready(self, node_id: str) -> None:
         """Draft to ready for review: only GraphQL can (REST's `draft` is read-only)."""
@@ -442,13 +502,14 @@ class GitHub:
         kind = "read" if method == "GET" else "write"
         return _json(self._request(method, self.api_url + path, json=json, kind=kind))
 
-    def _query(self, payload: dict[str, Any]) -> Any:
+    def _query(self, payload: dict[str, Any], cost: int) -> Any:
         """One GraphQL read. It changes nothing, so 500/503 and lost answers are retried."""
         url = graphql_url(self.api_url)
         attempts = self._t.read_retries + 1
         for attempt in range(attempts):
             try:
-                return _json(self._request("POST", url, json=payload, kind="graphql"))
+                response = self._request("POST", url, json=payload, kind="graphql", cost=cost)
+                return _json(response)
             except (Unauthorized, PermissionDenied, NotFound) as err:
                 raise GraphQLUnavailable(str(err), err.status) from None
             except Transient as err:
@@ -466,15 +527,23 @@ class GitHub:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         kind: str = "read",
+        cost: int = 1,
+        reserve: bool = True,
     ) -> requests.Response:
-        """kind: "read" (REST GET), "write" (any mutation, paced) or "graphql" (a query)."""
+        """kind: "read" (REST GET), "write" (any mutation, paced) or "graphql" (a query).
+
+        `cost`: what the call takes from its bucket (a REST request 1, a query its points).
+        """
         writing = kind == "write"
         bucket = "graphql" if url == graphql_url(self.api_url) else "core"
         for attempt in range(2):
             self._wait_for_primary_reset(bucket)
+            if reserve:
+                self._keep_reserve(bucket, cost)
             if writing:
                 self._pace_write()
             self.calls[kind] += 1
+            self.used[bucket] += cost if bucket == "core" or kind == "write" else 0
             try:
                 response = self._session.request(
                     method,
@@ -507,7 +576,10 @@ class GitHub:
             status, response.headers, body
         ):
             return RateLimited(
-                message, status, secondary=not is_primary_limit(status, response.headers)
+                message,
+                status,
+                secondary=not is_primary_limit(status, response.headers),
+                bucket=response.headers.get("x-ratelimit-resource") or "core",
             )
         if status == 403:
             return PermissionDenied(message, status)
@@ -559,6 +631,28 @@ class GitHub:
         bucket.remaining, bucket.limit, bucket.reset_at = rate.remaining, rate.limit, rate.reset_at
         if rate.cost is not None:
             self.calls["graphql_points"] += rate.cost
+            self.used[name] += rate.cost
+
+    def _refilled(self, name: str) -> _Bucket:
+        """The bucket, counted as full again once its reset time has passed."""
+        state = self._limits.bucket(name)
+        if state.reset_at is not None and state.reset_at <= self._clock():
+            state.remaining, state.reset_at = state.limit, None
+        return state
+
+    def _keep_reserve(self, name: str, cost: int) -> None:
+        """Never drive a bucket below the reserve: the token is shared with Foreman."""
+        state = self._refilled(name)
+        if self._reserve is None or not cost or state.remaining is None or not state.limit:
+            return
+        keep = self._reserve.of(state.limit)
+        if keep and state.remaining - cost < keep:
+            resets = "" if state.reset_at is None else f", resets at {_iso(state.reset_at)}"
+            raise ReserveReached(
+                f"{name} bucket: {state.remaining} of {state.limit} left, reserve {keep}"
+                f" (--rate-reserve {self._reserve}){resets}",
+                name,
+            )
 
     def _until_reset(self, bucket: str) -> float | None:
         reset_at = self._limits.bucket(bucket).reset_at
@@ -566,13 +660,16 @@ class GitHub:
 
     def _wait_for_primary_reset(self, bucket: str) -> None:
         """Before a request: an exhausted quota is waited out if the reset is near, else fatal."""
-        state = self._limits.bucket(bucket)
+        state = self._refilled(bucket)
         if state.remaining != 0:
             return
         wait = self._until_reset(bucket)
         if wait is None or wait > self._t.max_rate_wait_s:
             raise RateLimited(
-                f"primary rate limit ({bucket}) exhausted until reset", None, secondary=False
+                f"primary rate limit ({bucket}) exhausted until reset",
+                None,
+                secondary=False,
+                bucket=bucket,
             )
         self._sleep(wait)
         state.remaining = None
@@ -583,6 +680,10 @@ class GitHub:
         if gap < self._write_interval:
             self._sleep(self._write_interval - gap)
         self._limits.last_write = self._clock()
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _halves(batch: list[Lookup]) -> list[list[Lookup]]:

@@ -7,7 +7,7 @@ A rate limit stops GitHub work: what was not read yet is deferred, as for writes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sweeper.budget import Budget
@@ -35,27 +35,37 @@ def lookup_for(candidate: Candidate) -> Lookup:
 
 
 class Learner:
-    def __init__(self, github: GitHubPort, budget: Budget, log: Log, batch: int) -> None:
+    def __init__(
+        self,
+        github: GitHubPort,
+        budget: Budget,
+        log: Log,
+        batch: int,
+        on_batch: Callable[[int], None] = lambda n: None,
+    ) -> None:
         self.github, self.budget, self.log, self.batch = github, budget, log, batch
+        self.on_batch = on_batch  # told how many branches each batch answered
         self.by_rest = False
 
     def learn(self, candidates: Iterable[Candidate]) -> dict[Lookup, Known]:
         lookups = list(dict.fromkeys(lookup_for(c) for c in candidates))
         known: dict[Lookup, Known] = {}
         for start in range(0, len(lookups), self.batch):
-            known.update(self._read(lookups[start : start + self.batch]))
+            batch = lookups[start : start + self.batch]
+            known.update(self._read(batch))
+            self.on_batch(len(batch))
         return known
 
     def _read(self, batch: Sequence[Lookup]) -> dict[Lookup, Known]:
-        deferral = self.budget.deferral(creating=False)
+        deferral = self.budget.deferral("core" if self.by_rest else "graphql")
         if deferral:
             return dict.fromkeys(batch, Deferred(*deferral))
         if not self.by_rest:
             try:
                 return dict(self.github.lookup(batch))
             except RateLimited as err:
-                self.budget.stop(str(err))
-                return dict.fromkeys(batch, Deferred(Reason.RATE_LIMITED, str(err)))
+                self.budget.stop(err.bucket, err.reason, str(err))
+                return dict.fromkeys(batch, Deferred(err.reason, str(err)))
             except GraphQLUnavailable as err:
                 self.by_rest = True
                 self.log.warning(
@@ -66,14 +76,14 @@ class Learner:
         return {lookup: self._rest(lookup) for lookup in batch}
 
     def _rest(self, lookup: Lookup) -> Known:
-        deferral = self.budget.deferral(creating=False)
+        deferral = self.budget.deferral("core")
         if deferral:
             return Deferred(*deferral)
         try:
             return self.github.lookup_rest(lookup)
         except RateLimited as err:
-            self.budget.stop(str(err))
-            return Deferred(Reason.RATE_LIMITED, str(err))
+            self.budget.stop(err.bucket, err.reason, str(err))
+            return Deferred(err.reason, str(err))
         except PermissionDenied as err:
             return Unanswered(str(err), forbidden=True)
         except GitHubError as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,12 @@ from sweeper.settings import Settings
 
 
 def pending(
-    kube: KubePort, settings: Settings, policy: Policy, log: Log, summary: Summary
+    kube: KubePort,
+    settings: Settings,
+    policy: Policy,
+    log: Log,
+    summary: Summary,
+    on_page: Callable[[], None] = lambda: None,
 ) -> list[Workload]:
     """Completed, unsettled, old enough. Sorted so that a backlog drains fairly."""
     seen: set[tuple[str, str]] = set()
@@ -39,6 +45,7 @@ def pending(
                 )
             elif skip is None:
                 found.append(wl)
+        on_page()
     oldest = datetime.min.replace(tzinfo=UTC)
     return sorted(found, key=lambda w: (w.completed_at or oldest, w.namespace, w.name))
 

@@ -44,6 +44,7 @@ class Reason(StrEnum):
     # deferred
     BUDGET_EXHAUSTED = "budget-exhausted"
     RATE_LIMITED = "rate-limited"
+    RATE_RESERVE = "rate-reserve"
     # failed
     GITHUB_ERROR = "github-error"
     PERMISSION_DENIED = "permission-denied"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections import Counter
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -120,3 +121,41 @@ def workload_failed(log: Log, summary: Summary, wl: Workload, detail: str, dry_r
         warnings=[],
         dry_run=dry_run,
     )
+
+
+class Progress:
+    """`sweep.progress` lines: after each batch, and at least every `interval_s` between,
+    so `kubectl logs -f` tells a working run from a stuck one."""
+
+    def __init__(
+        self,
+        log: Log,
+        summary: Summary,
+        interval_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.log, self.summary, self.interval, self.clock = log, summary, interval_s, clock
+        self.started = self.last = clock()
+        self.pending = 0
+        self.planned = 0
+        self.candidates = 0
+        self.learned = 0
+        self.decided = 0
+
+    def tick(self, phase: str, batch_done: bool = False) -> None:
+        now = self.clock()
+        if not batch_done and now - self.last < self.interval:
+            return
+        self.last = now
+        self.log.info(
+            "sweep.progress",
+            phase=phase,
+            workloads_listed=sum(self.summary.workloads.values()),
+            workloads_pending=self.pending,
+            workloads_planned=self.planned,
+            workloads_decided=self.decided,
+            candidates=self.candidates,
+            candidates_learned=self.learned,
+            counts={str(k): v for k, v in sorted(self.summary.counts.items())},
+            elapsed_s=round(now - self.started, 1),
+        )

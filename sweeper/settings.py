@@ -26,6 +26,40 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Reserve:
+    """What the sweeper leaves of each rate-limit bucket: a share of its limit, or a count."""
+
+    amount: float = 20.0
+    percent: bool = True
+
+    def of(self, limit: int) -> int:
+        """The calls (or points) never to be spent from a bucket of this limit."""
+        if self.percent:
+            return int(-(-limit * self.amount // 100))  # rounded up
+        return int(self.amount)
+
+    def __str__(self) -> str:
+        return f"{self.amount:g}%" if self.percent else f"{self.amount:g}"
+
+
+def parse_reserve(text: str) -> Reserve:
+    """`20%` of each bucket's limit, an absolute `1000`, or `0` for none."""
+    raw = text.strip()
+    number = raw.removesuffix("%").strip()
+    try:
+        amount = float(number)
+    except ValueError:
+        amount = -1.0
+    if not number or amount < 0 or amount != amount or (raw.endswith("%") and amount > 100):
+        raise ConfigError(
+            f"--rate-reserve {text!r} is not a share like 20% (0-100), a count like 1000, or 0"
+        )
+    if not raw.endswith("%") and amount != int(amount):
+        raise ConfigError(f"--rate-reserve {text!r}: a count must be a whole number")
+    return Reserve(amount, raw.endswith("%"))
+
+
+@dataclass(frozen=True)
 class Tunables:
     """Timeouts, retries and pacing: data, so tests and benchmarks can change them."""
 
@@ -45,6 +79,8 @@ class Tunables:
     task_batch: int = 100
     # Branches per GraphQL query: about one point per hundred.
     lookup_batch: int = 100
+    # A sweep.progress line at least this often (and after each batch).
+    progress_interval_s: float = 30.0
 
 
 @dataclass(frozen=True, repr=False)
@@ -68,6 +104,7 @@ class Settings:
     reviewers: tuple[str, ...] = ()
     team_reviewers: tuple[str, ...] = ()  # ORG/TEAM-SLUG
     labels: tuple[str, ...] = ()
+    rate_reserve: Reserve = Reserve()
     tunables: Tunables = Tunables()
 
     def __repr__(self) -> str:  # never print the token, even by accident
@@ -85,6 +122,7 @@ class Settings:
             "allow_repos": list(self.allow_repos) or "any",
             "write_interval_s": self.write_interval_s,
             "max_create": self.max_create,
+            "rate_reserve": str(self.rate_reserve),
             "lock": f"{self.lock_namespace}/{self.lock_name}" if self.use_lock else None,
             "draft_on_request_changes": self.draft_on_request_changes,
             "reviewers": list(self.reviewers),
@@ -164,6 +202,7 @@ def build(
     reviewers: Sequence[str] = (),
     team_reviewers: Sequence[str] = (),
     labels: Sequence[str] = (),
+    rate_reserve: str = "20%",
     env: Mapping[str, str] = os.environ,
 ) -> Settings:
     """Checks every setting; raises ConfigError naming the first bad one."""
@@ -224,4 +263,5 @@ def build(
         reviewers=tuple(dict.fromkeys(reviewers)),
         team_reviewers=tuple(dict.fromkeys(team_reviewers)),
         labels=tuple(dict.fromkeys(labels)),
+        rate_reserve=parse_reserve(rate_reserve),
     )

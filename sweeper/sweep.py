@@ -27,7 +27,7 @@ from sweeper.outcomes import Outcome
 from sweeper.planning import Planned, plan_window
 from sweeper.ports import GitHubPort, KubePort
 from sweeper.recording import Recorder
-from sweeper.report import Log, Summary, decision_line, workload_failed
+from sweeper.report import Log, Progress, Summary, decision_line, workload_failed
 from sweeper.settings import Settings
 
 __all__ = ["KubePort", "Summary", "Sweep", "run_sweep"]
@@ -45,7 +45,9 @@ class Sweep:
         )
         budget = Budget(settings.max_create)
         effects = Effects(github, kube, settings.dry_run)
-        self.learner = Learner(github, budget, log, settings.tunables.lookup_batch)
+        t = settings.tunables
+        self.progress = Progress(log, self.summary, t.progress_interval_s)
+        self.learner = Learner(github, budget, log, t.lookup_batch, self._learned)
         self.actor = Actor(settings, github, effects, budget)
         self.recorder = Recorder(
             effects, kube, settings.tunables.record_attempts, log, self.summary
@@ -56,7 +58,9 @@ class Sweep:
         if self.s.use_lock and not self.s.dry_run and not self._lock():
             return self.summary
         try:
-            todo = pending(self.kube, self.s, self.policy, self.log, self.summary)
+            tick = lambda: self.progress.tick("list")  # noqa: E731
+            todo = pending(self.kube, self.s, self.policy, self.log, self.summary, tick)
+            self.progress.pending = len(todo)
             size = self.s.tunables.plan_window
             for start in range(0, len(todo), size):
                 self.window(todo[start : start + size])
@@ -86,11 +90,20 @@ class Sweep:
         """Plan every Workload of the window, learn GitHub's view of them all, then act."""
         planned = plan_window(self.kube, window, self.policy, self.s.tunables.task_batch)
         candidates = [p for item in planned for p in item.plans if isinstance(p, Candidate)]
+        self.progress.planned += len(planned)
+        self.progress.candidates += len(candidates)
         known = self.learner.learn(candidates)
         for item in planned:
             self.finish(item, known)
+            self.progress.decided += 1
+            self.progress.tick("act")
             if self.lock:
                 self.lock.renew_if_due()
+        self.progress.tick("act", batch_done=True)
+
+    def _learned(self, branches: int) -> None:
+        self.progress.learned += branches
+        self.progress.tick("learn", batch_done=True)
 
     def finish(self, item: Planned, known: Mapping[Lookup, Known]) -> None:
         """Decide and act on one Workload, record it, report it; its failures stay its own."""
@@ -125,6 +138,7 @@ def run_sweep(settings: Settings, kube: KubePort, github: GitHubPort, log: Log) 
         record_failures=summary.record_failures,
         lock_held_by=summary.lock_held_by,
         github_calls=dict(sorted(github.calls.items())),
+        github_rate=github.rate_report(),
         kube_calls=dict(sorted(kube.calls.items())),
         dry_run=settings.dry_run,
         exit_code=summary.exit_code,

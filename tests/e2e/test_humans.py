@@ -357,7 +357,7 @@ def test_secondary_limit_on_a_review_request_stops_github_work_for_the_run(world
     first, second = sorted(run.decisions, key=lambda d: d["branch"])
     assert first["outcome"] == "opened"
     assert "secondary rate limit" in first["warnings"][0]
-    assert first["warnings"][1].startswith("labels not sent: GitHub asked us to stop")
+    assert first["warnings"][1].startswith("labels not sent: GitHub work stopped")
     assert (second["outcome"], second["reason"]) == ("deferred", "rate-limited")
     assert len(world.pulls()) == 1
     again = world.sweep("--reviewer", "alice")

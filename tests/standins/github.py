@@ -735,7 +735,17 @@ class GitHubStandIn(LocalServer):
 
     # ------------------------------------------------------------ routing
 
+    def _refill(self) -> None:
+        """A bucket whose reset time has passed is full again, with a new window."""
+        now = time.time()
+        if now >= self.rate_limit_reset:
+            self.rate_limit_remaining, self.rate_limit_reset = LIMIT, int(now) + 3600
+        gq = self._graphql
+        if gq is not None and now >= gq.reset:
+            gq.remaining, gq.reset = gq.limit, int(now) + 3600
+
     def _serve(self, req: _Request) -> tuple[int, Any, dict[str, str]]:
+        self._refill()
         method, seg = req.method, req.segments
         if seg == ["rate_limit"] and method == "GET":
             return 200, self._rate_limit_json(), {}
@@ -751,6 +761,7 @@ class GitHubStandIn(LocalServer):
                     "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
                 },
             )
+        self.rate_limit_remaining -= 1  # every REST request but /rate_limit costs one
         if method != "GET" and self._secondary:
             retry_after = self._secondary.pop(0)
             headers = {"retry-after": str(retry_after)} if retry_after is not None else {}

@@ -300,3 +300,22 @@ def test_findings_per_reviewer_are_capped_with_a_count() -> None:
     findings = [{"severity": "minor", "area": "style", "message": f"n{i}"} for i in range(200)]
     body = render_body(_info(outcome="request-changes", findings=findings))
     assert "- …and 150 more (see the transcript)" in body
+
+
+def test_a_withdrawn_body_says_why_and_marks_the_close_as_the_sweepers() -> None:
+    """The note on top, the marker says withdrawn, and the digest still matches."""
+    from sweeper.body import withdrawn_body
+
+    tasks = [parse_task(t) for t in issue_pipeline("wl", 1)]
+    coder = next(t for t in tasks if t.role.value == "coder")
+    body = render_body(BodyInput("default", "wl", 1, sha("x"), coder, [], [], False))
+    closed = withdrawn_body(body, "moved to @someone's commit, fixes #9")
+    assert closed.startswith("> **Withdrawn by foreman-pr-sweeper.** ")
+    assert "@\u200bsomeone" in closed and "fixes #9" not in closed
+    mark = read_marker(closed)
+    assert mark is not None and mark.withdrawn and not mark.edited
+    assert (mark.issue, mark.sha, mark.workload) == (1, sha("x"), "default/wl")
+    assert "Fixes #1" in closed
+    assert len(closed) <= 65_536
+    unmarked = withdrawn_body("a human's text", "why")
+    assert unmarked.startswith("> why") and read_marker(unmarked) is None

@@ -14,6 +14,7 @@ from sweeper.core import (
     Policy,
     Pull,
     Refresh,
+    Withdraw,
     decide_remote,
     merged_records,
     plan_workload,
@@ -708,3 +709,48 @@ def test_updated_records_and_settles() -> None:
         "acme/widgets", BRANCH, 1, FINAL, Outcome.SKIPPED, Reason.DRAFT_UNSUPPORTED, ""
     )
     assert settles([unsupported]) and not unsupported.record
+
+
+# ---------------------------------------------------------------- withdrawn PRs
+
+
+def _withdrawn(at: str, head: str, state: str = "closed", issue: int = 1) -> Pull:
+    from sweeper.body import withdrawn_body
+
+    body = withdrawn_body(_sweeper_body(at, issue=issue), "the branch moved")
+    return Pull(4, "https://github.com/acme/widgets/pull/4", state, False, head, False, body)
+
+
+def test_an_open_pr_of_this_review_at_another_head_is_withdrawn() -> None:
+    """The sweeper's own unrecorded PR for this SHA stands at unreviewed code: withdraw it."""
+    step = decide_remote(_candidate(), sha("pushed"), [_open(_sweeper_body(FINAL), sha("pushed"))])
+    assert isinstance(step, Withdraw) and step.pull.number == 4
+    assert sha("pushed")[:12] in step.detail and FINAL[:12] in step.detail
+
+
+@pytest.mark.parametrize(
+    "pull",
+    [
+        pytest.param(_open(_sweeper_body(FINAL)), id="at-the-reviewed-head"),
+        pytest.param(_open("a human's PR", sha("pushed")), id="not-the-sweepers"),
+        pytest.param(_open(_sweeper_body(FINAL, issue=2), sha("pushed")), id="other-issue"),
+        pytest.param(_open(_sweeper_body(sha("old")), sha("pushed")), id="an-older-review"),
+    ],
+)
+def test_other_open_prs_are_never_withdrawn(pull: Pull) -> None:
+    """Only the sweeper's PR for exactly this review, at another head, is withdrawn."""
+    assert not isinstance(decide_remote(_candidate(), FINAL, [pull]), Withdraw)
+
+
+def test_the_sweepers_own_withdrawal_is_not_a_humans_close() -> None:
+    """Re-reviewed at the head the withdrawn PR stood at: a new PR, never closed-by-human."""
+    step = decide_remote(_candidate(), FINAL, [_withdrawn(sha("old"), FINAL)])
+    assert isinstance(step, Open) and step.reason is Reason.NEW_WORK_AFTER_CLOSE
+    assert "withdrawn by the sweeper" in step.detail
+
+
+def test_a_humans_close_at_the_reviewed_head_is_still_respected() -> None:
+    """Without the withdrawn marker, a close at the reviewed SHA is a human's no."""
+    closed = Pull(4, "https://github.com/acme/widgets/pull/4", "closed", False, FINAL, False, "")
+    step = decide_remote(_candidate(), FINAL, [closed])
+    assert isinstance(step, Decision) and step.reason is Reason.CLOSED_BY_HUMAN

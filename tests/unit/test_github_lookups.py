@@ -290,3 +290,127 @@ def test_rest_lookup_reads_the_head_and_the_prs(
     github_mock.get(f"{API}/repos/acme/widgets/pulls", json=[])
     view = gh.lookup_rest(lookups(1)[0])
     assert view == View(SHA, ())
+
+
+# ---------------------------------------------------------------- the rate reserve
+
+
+def reserved(clock: list[float], reserve: str = "20%") -> GitHub:
+    from sweeper.settings import parse_reserve
+
+    return GitHub(
+        API,
+        "ghs_x",
+        FAST,
+        write_interval_s=0,
+        sleep=Slept(),
+        clock=lambda: clock[0],
+        reserve=parse_reserve(reserve),
+    )
+
+
+def rate_limit_body(core: int, graphql: int, reset: int = 1_900_000_000) -> dict[str, Any]:
+    body = skeleton("rate-limit-overview")
+    core_bucket = {"limit": 5000, "remaining": core, "reset": reset, "used": 5000 - core}
+    gql = {"limit": 5000, "remaining": graphql, "reset": reset, "used": 5000 - graphql}
+    body["rate"] = core_bucket
+    body["resources"] = {"core": core_bucket, "graphql": gql, "search": core_bucket}
+    return body
+
+
+def test_the_token_check_tells_every_bucket_and_the_reserve_holds_before_any_call(
+    github_mock: responses.RequestsMock,
+) -> None:
+    """/rate_limit seeds both buckets: at the reserve, not one REST call is sent."""
+    from sweeper.github import ReserveReached
+
+    github = reserved([1.8e9])
+    github_mock.get(f"{API}/rate_limit", json=rate_limit_body(core=1000, graphql=4000))
+    github.check_token()
+    with pytest.raises(ReserveReached) as caught:
+        github.default_branch("acme/widgets")
+    assert caught.value.bucket == "core" and caught.value.reason == "rate-reserve"
+    assert "1000 of 5000 left, reserve 1000" in str(caught.value)
+    assert len(github_mock.calls) == 1
+    assert github.rate_report()["core"]["remaining"] == 1000
+
+
+def test_rest_calls_stop_at_the_reserve_as_the_headers_count_down(
+    github_mock: responses.RequestsMock,
+) -> None:
+    """Each answer's x-ratelimit-remaining is the truth; the call that would cross waits."""
+    from sweeper.github import ReserveReached
+
+    github = reserved([1.8e9], reserve="1000")
+    for left in (1002, 1001, 1000):
+        headers = {
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": str(left),
+            "x-ratelimit-reset": "1900000000",
+            "x-ratelimit-resource": "core",
+        }
+        github_mock.get(
+            f"{API}/repos/acme/r{left}",
+            json=skeleton("full-repository") | {"default_branch": "main"},
+            headers=headers,
+        )
+    github.default_branch("acme/r1002")
+    github.default_branch("acme/r1001")
+    github.default_branch("acme/r1000")  # allowed: 1001 - 1 is not below 1000
+    with pytest.raises(ReserveReached):
+        github.default_branch("acme/other")
+    assert github.used["core"] == 3
+
+
+def test_a_bucket_past_its_reset_counts_as_refilled(github_mock: responses.RequestsMock) -> None:
+    """Once the reset time has passed, the reserve no longer holds the bucket."""
+    clock = [1.8e9]
+    github = reserved(clock)
+    github_mock.get(f"{API}/rate_limit", json=rate_limit_body(1000, 4000, reset=1_800_000_100))
+    github_mock.get(
+        f"{API}/repos/acme/widgets", json=skeleton("full-repository") | {"default_branch": "main"}
+    )
+    github.check_token()
+    clock[0] = 1_800_000_101
+    assert github.default_branch("acme/widgets") == "main"
+
+
+def test_the_graphql_reserve_uses_the_answers_own_rate_limit(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """rateLimit in the answer updates the graphql bucket; the next query respects it."""
+    from sweeper.github import ReserveReached
+
+    github = reserved([1.7e9])
+    low = {**RATE, "remaining": 1000}
+    graphql(
+        github_mock,
+        lambda body: (200, HEADERS, json.dumps({"data": {**data_for(body), "rateLimit": low}})),
+    )
+    github.lookup(lookups(3))
+    with pytest.raises(ReserveReached) as caught:
+        github.lookup(lookups(3))
+    assert caught.value.bucket == "graphql"
+    assert github.rate_report()["graphql"] == {
+        "used": 1,
+        "remaining": 1000,
+        "limit": 5000,
+        "resets_at": "2026-12-01T22:00:00Z",
+    }
+
+
+def test_a_withdrawal_is_never_held_back_by_the_reserve(
+    github_mock: responses.RequestsMock,
+) -> None:
+    """Closing a PR at unreviewed code is safety, not work: it goes through at the reserve."""
+    github = reserved([1.8e9])
+    github_mock.get(f"{API}/rate_limit", json=rate_limit_body(core=1000, graphql=4000))
+    closed = skeleton("pull-request")
+    closed.update(number=3, state="closed", html_url="https://github.com/acme/widgets/pull/3")
+    github_mock.patch(
+        f"{API}/repos/acme/widgets/pulls/3",
+        match=[responses.matchers.json_params_matcher({"state": "closed", "body": "why"})],
+        json=closed,
+    )
+    github.check_token()
+    assert github.close_pull("acme/widgets", 3, "why").state == "closed"

@@ -166,3 +166,41 @@ def test_drafts_and_notify_from_flags_and_environment() -> None:
 def test_bad_notify_settings_are_config_errors(argv: list[str]) -> None:
     with pytest.raises(ConfigError):
         settings_from(argv, ENV)
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "kept"),
+    [
+        ("20%", 5000, 1000),
+        ("20%", 12500, 2500),
+        ("33%", 100, 33),
+        ("0.5%", 5000, 25),
+        ("1000", 5000, 1000),
+        ("0", 5000, 0),
+        ("0%", 5000, 0),
+        ("100%", 5000, 5000),
+    ],
+)
+def test_rate_reserve(text: str, limit: int, kept: int) -> None:
+    """A share of each bucket's limit (rounded up), or a count; 0 is off."""
+    from sweeper.settings import parse_reserve
+
+    assert parse_reserve(text).of(limit) == kept
+
+
+@pytest.mark.parametrize("text", ["", "lots", "%", "120%", "-1", "1.5", "nan", "20 %%"])
+def test_rate_reserve_rejects(text: str) -> None:
+    """Anything else is a configuration error."""
+    from sweeper.settings import parse_reserve
+
+    with pytest.raises(ConfigError):
+        parse_reserve(text)
+
+
+def test_rate_reserve_default_flag_and_environment() -> None:
+    """20 % unless said otherwise; the flag wins over SWEEPER_RATE_RESERVE."""
+    assert str(settings_from([], ENV)[0].rate_reserve) == "20%"
+    env = {**ENV, "SWEEPER_RATE_RESERVE": "500"}
+    assert str(settings_from([], env)[0].rate_reserve) == "500"
+    assert str(settings_from(["--rate-reserve", "0"], env)[0].rate_reserve) == "0"
+    assert settings_from([], env)[0].public()["rate_reserve"] == "500"
