@@ -91,14 +91,43 @@ def truncate(text: str, limit: int) -> str:
     return text[: max(0, limit - len(note))].rstrip() + note
 
 
+# A closing keyword and the reference it aims at, in a title (see _KEYWORD).
+_TITLE_CLOSE = re.compile(
+    r"(?<![A-Za-z0-9])(?P<word>close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?![A-Za-z0-9])"
+    r"(?P<sep>(?:[\s:*_~\[\]()>`'\"]|&[#\w]{1,10};)*)"
+    r"(?P<ref>#[0-9]+|[\w.-]+/[\w.-]+#[0-9]+|https?://\S+|gh-[0-9]+)",
+    re.I,
+)
+
+
 def render_title(commit_message: str | None, issue: int) -> str:
+    """The head commit's subject as the coder wrote it, made safe to carry.
+
+    Control and bidirectional characters go, whitespace is collapsed, the length capped.
+    A closing keyword aimed at the branch's own issue stays as written (a squash merge
+    closing it is the point); one aimed at any other issue, and every @mention, is broken
+    as in bodies. GitHub links issues from descriptions and commits, not titles, but a
+    squash merge puts the title on the default branch.
+    """
     lines = (commit_message or "").strip().splitlines()
     subject = lines[0] if lines else ""
-    subject = " ".join(sanitize(subject, MAX_TITLE * 2).split())
+    subject = "".join(ch for ch in " ".join(subject.split()) if unicodedata.category(ch) != "Cc")
+    subject = " ".join(_BIDI.sub("", subject).split())
+    subject = _TITLE_CLOSE.sub(lambda m: _title_keyword(m, issue), subject)
+    subject = _MENTION.sub("@" + ZWSP, subject)
     subject = subject or f"Fix #{issue}"
     if len(subject) > MAX_TITLE:
         subject = subject[: MAX_TITLE - 1].rstrip() + "…"
     return subject
+
+
+def _title_keyword(match: re.Match[str], issue: int) -> str:
+    ref = match["ref"].lower()
+    own = {f"#{issue}", f"gh-{issue}"}
+    if ref in own:
+        return match.group(0)
+    word = match["word"]
+    return word[0] + ZWSP + word[1:] + match["sep"] + match["ref"]
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,10 @@ environment: every flag has a variable (shown in brackets); flags win.
   GITHUB_TOKEN holds the token unless --github-token-file is given.
   Cluster access: in-cluster config inside a pod, else KUBECONFIG or ~/.kube/config.
 
+trusted: a task counts only when its controller ownerReference carries the Workload's
+  uid, and a branch only when it is what the Workload asked for (spec.repo and
+  spec.issues, or a step of spec.pipeline); anything else is skipped invalid-input.
+
 GitHub reads: batched GraphQL queries (about one point per 100 branches, from GraphQL's own
   quota); REST for writes, and for reads when the token may not use GraphQL (a warning says so).
 

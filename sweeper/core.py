@@ -12,12 +12,21 @@ import fnmatch
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sweeper.body import read_marker
-from sweeper.model import InvalidInput, Record, Role, Task, Workload, as_mapping, parse_task
+from sweeper.model import (
+    InvalidInput,
+    Record,
+    Role,
+    Task,
+    Workload,
+    as_mapping,
+    controller_uid,
+    parse_task,
+)
 from sweeper.outcomes import SETTLED_SKIPS, Outcome, Reason, WorkloadSkip
 
 
@@ -170,7 +179,49 @@ def repo_allowed(repo: str, patterns: Sequence[str]) -> bool:
 
 
 def plan_workload(workload: Workload, raw_tasks: Iterable[Any], policy: Policy) -> list[Plan]:
-    """Every branch of a Completed Workload, each decided or made a candidate."""
+    """Every branch of a Completed Workload, each decided or made a candidate.
+
+    Only tasks the Workload owns count: anyone who may create a task can put the label on
+    it, and an earlier Workload of the same name left tasks with it too.
+    """
+    owned, left_out = _owned(workload, raw_tasks)
+    if left_out and not owned:
+        return [_invalid(None, f"no task with this Workload's label is owned by it: {left_out}")]
+    plans = _plan_owned(workload, owned, policy)
+    return [_with_note(plan, left_out) for plan in plans] if left_out else plans
+
+
+def _owned(workload: Workload, raw_tasks: Iterable[Any]) -> tuple[list[Any], str]:
+    """The tasks whose controller is this Workload (by uid), and what was left out, why."""
+    owned: list[Any] = []
+    foreign: list[str] = []
+    orphans = 0
+    for raw in raw_tasks:
+        uid = controller_uid(raw)
+        if uid is None:
+            orphans += 1
+        elif uid != workload.uid or not workload.uid:
+            foreign.append(uid)
+        else:
+            owned.append(raw)
+    why = []
+    if foreign:
+        owners = ", ".join(sorted(set(foreign))[:3])
+        why.append(f"{len(foreign)} owned by another Workload (uid {owners})")
+    if orphans:
+        why.append(f"{orphans} with no controller ownerReference (Foreman sets one on every task)")
+    if not why:
+        return owned, ""
+    return owned, f"{len(foreign) + orphans} labelled tasks left out: " + "; ".join(why)
+
+
+def _with_note(plan: Plan, note: str) -> Plan:
+    if isinstance(plan, Candidate):
+        return replace(plan, note=_join(plan.note, note))
+    return replace(plan, detail=_join(plan.detail, note))
+
+
+def _plan_owned(workload: Workload, raw_tasks: Iterable[Any], policy: Policy) -> list[Plan]:
     groups: dict[tuple[str, str], list[Task]] = defaultdict(list)
     broken: dict[tuple[str, str] | None, str] = {}
     for raw in raw_tasks:
@@ -218,6 +269,9 @@ def plan_branch(workload: Workload, tasks: Sequence[Task], policy: Policy) -> Pl
     def skip(reason: Reason, detail: str, sha: str | None = None) -> Decision:
         return Decision(repo, name, issue, sha, Outcome.SKIPPED, reason, detail)
 
+    outside = _outside_request(workload, repo, name, issue)
+    if outside:
+        return skip(Reason.INVALID_INPUT, f"not what the Workload asked for: {outside}")
     if _opted_out(workload, tasks, repo, name):
         return skip(Reason.OPTED_OUT, _opt_out_detail(workload))
     if len(coders) != 1:
@@ -254,6 +308,22 @@ def plan_branch(workload: Workload, tasks: Sequence[Task], policy: Policy) -> Pl
     return Candidate(branch, policy.head_owner or repo.split("/", 1)[0], _candidate_note(branch))
 
 
+def _outside_request(workload: Workload, repo: str, name: str, issue: int | None) -> str | None:
+    """Why a branch is not one the Workload asked for (None: it is)."""
+    if workload.pipeline_branches is not None:
+        steps = {(r.lower(), b) for r, b in workload.pipeline_branches}
+        if (repo.lower(), name) not in steps:
+            return f"{repo} {name} is no step of spec.pipeline"
+        return None
+    if workload.repo is None:
+        return "spec.repo is not set (issue-batch mode)"
+    if repo.lower() != workload.repo.lower():
+        return f"the tasks are for {repo}, spec.repo is {workload.repo}"
+    if issue is not None and issue not in workload.issues:
+        return f"issue {issue} is not in spec.issues"
+    return None
+
+
 def _on_target(task: Task, verdict: str) -> bool:
     return task.phase == "Succeeded" and task.verdict == verdict
 
@@ -286,7 +356,9 @@ def _opt_out_detail(workload: Workload) -> str:
 
 
 def _recorded(record: Record | None, branch: Branch) -> Decision | None:
-    if record is None or record.repo != branch.repo or record.sha != branch.reviewed_sha:
+    if record is None or record.repo.lower() != branch.repo.lower():
+        return None
+    if record.sha != branch.reviewed_sha:
         return None
     if record.draft != branch.draft and record.reason != Reason.CLOSED_BY_HUMAN:
         return None  # the same commit was reviewed again, with the other verdict

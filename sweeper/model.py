@@ -77,6 +77,11 @@ class Workload:
     records: Mapping[str, Record]
     settled: str | None
     fingerprint: str
+    # What the Workload asked for: issue-batch mode's spec.repo and spec.issues, or the
+    # (repo, branch) of every step of an explicit spec.pipeline (None in issue-batch mode).
+    repo: str | None = None
+    issues: frozenset[int] = frozenset()
+    pipeline_branches: frozenset[tuple[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,8 @@ class Task:
     name: str
     step: str
     role: Role
+    # The uid of the task's controller ownerReference to a Workload (None: it has none).
+    owner_uid: str | None
     round: int
     repo: str
     branch: str
@@ -249,7 +256,33 @@ def parse_workload(obj: Any) -> Workload:
         records=parse_records(annotations.get(RECORD_ANNOTATION)),
         settled=_settled_mark(annotations.get(SETTLED_ANNOTATION)),
         fingerprint=fingerprint(obj),
+        repo=None if spec.get("repo") is None else parse_repo(spec.get("repo"), "spec.repo"),
+        issues=_issues(spec.get("issues")),
+        pipeline_branches=_pipeline_branches(spec.get("pipeline")),
     )
+
+
+def _issues(raw: Any) -> frozenset[int]:
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, list):
+        raise InvalidInput("spec.issues must be a list")
+    return frozenset(parse_issue(n, f"spec.issues[{i}]") for i, n in enumerate(raw))
+
+
+def _pipeline_branches(pipeline: Any) -> frozenset[tuple[str, str]] | None:
+    """(repo, branch) of every step of an explicit pipeline that names both."""
+    if not isinstance(pipeline, list) or not pipeline:
+        return None
+    steps = set()
+    for i, step in enumerate(pipeline):
+        payload = _get(step, "payload")
+        if not isinstance(payload, Mapping) or payload.get("branch") is None:
+            continue
+        repo = parse_repo(payload.get("repo"), f"spec.pipeline[{i}].payload.repo")
+        branch = parse_branch(payload.get("branch"), f"spec.pipeline[{i}].payload.branch")
+        steps.add((repo, branch))
+    return frozenset(steps)
 
 
 def _settled_mark(value: Any) -> str | None:
@@ -298,16 +331,39 @@ def parse_records(raw: Any) -> dict[str, Record]:
         if not isinstance(entry, dict):
             continue
         number = entry.get("number")
+        url = entry["url"] if isinstance(entry.get("url"), str) else None
+        repo, url_number = _from_pull_url(url)
+        if isinstance(entry.get("repo"), str) and entry["repo"]:
+            repo = entry["repo"]
+        if not isinstance(number, int) or isinstance(number, bool):
+            number = url_number
         records[branch] = Record(
-            repo=str(entry.get("repo") or ""),
-            url=entry["url"] if isinstance(entry.get("url"), str) else None,
-            number=number if isinstance(number, int) and not isinstance(number, bool) else None,
+            repo=repo,
+            url=url,
+            number=number,
             sha=entry["sha"] if isinstance(entry.get("sha"), str) else None,
             outcome=str(entry.get("outcome") or ""),
             reason=str(entry.get("reason") or ""),
             draft=entry.get("draft") is True,
         )
     return records
+
+
+# A PR's page on github.com or a GitHub Enterprise host: https://HOST/OWNER/REPO/pull/N
+_PULL_PAGE = re.compile(
+    r"^https://[^\s/]+/(?P<repo>[^\s/]+/[^\s/]+)/pull/(?P<number>[0-9]{1,9})/?$"
+)
+
+
+def _from_pull_url(url: str | None) -> tuple[str, int | None]:
+    """The repository and number a PR URL names (a record written by hand may only have it)."""
+    match = _PULL_PAGE.match(url or "")
+    if match is None:
+        return "", None
+    try:
+        return parse_repo(match["repo"]), int(match["number"])
+    except InvalidInput:
+        return "", None
 
 
 def render_records(records: Mapping[str, Record]) -> str:
@@ -365,6 +421,7 @@ def parse_task(obj: Any) -> Task:
         name=name,
         step=step,
         role=_ROLE_BY_KIND.get(str(spec.get("kind")), Role.OTHER),
+        owner_uid=controller_uid(obj),
         round=step_round(step),
         repo=parse_repo(payload.get("repo"), f"{name}: payload.repo"),
         branch=parse_branch(payload.get("branch"), f"{name}: payload.branch"),
@@ -387,6 +444,24 @@ def parse_task(obj: Any) -> Task:
         ),
         findings=_findings(extra.get("findings"), name),
     )
+
+
+def controller_uid(obj: Any) -> str | None:
+    """The uid of the object's controller ownerReference to a Foreman Workload, if any.
+
+    Foreman sets one on every task it creates (controllerutil.SetControllerReference);
+    a label can be put on anything by anyone, an ownerReference names one object.
+    """
+    refs = _get(obj, "metadata", "ownerReferences")
+    if not isinstance(refs, list):
+        return None
+    for ref in refs:
+        if not isinstance(ref, Mapping) or ref.get("controller") is not True:
+            continue
+        api, kind, uid = ref.get("apiVersion"), ref.get("kind"), ref.get("uid")
+        if kind == "Workload" and isinstance(api, str) and api.startswith(f"{GROUP}/"):
+            return uid if isinstance(uid, str) and uid else None
+    return None
 
 
 def _opt_base(value: Any, name: str) -> str | None:

@@ -45,6 +45,14 @@ class Run:
         return found[0]["outcome"], found[0]["reason"]
 
 
+def owned_by(task: dict[str, Any], uid: str) -> dict[str, Any]:
+    """The task with its controller ownerReference pointing at the Workload of `uid`."""
+    for ref in task["metadata"].get("ownerReferences") or []:
+        if ref.get("controller"):
+            ref["uid"] = uid
+    return task
+
+
 def parse_lines(stdout: str) -> list[dict[str, Any]]:
     lines = []
     for raw in stdout.splitlines():
@@ -146,9 +154,12 @@ class World:
             }
             for n in names
         ]
-        self.kube.seed(wl_obj)
+        # The stand-in assigns the Workload's uid, as a server would; Foreman's tasks then
+        # carry it in their controller ownerReference.
+        wl_obj["metadata"].pop("uid", None)
+        uid = self.kube.seed(wl_obj)["metadata"]["uid"]
         for t in tasks:
-            self.kube.seed(t)
+            self.kube.seed(owned_by(t, uid))
 
     def simple(
         self,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import World
+from tests.e2e.harness import World, owned_by
 from tests.fixtures.foreman import issue_pipeline
 
 pytestmark = pytest.mark.e2e
@@ -111,9 +111,9 @@ def push_during_the_create(world: World, branch: str = BRANCH) -> dict[str, str]
 
 def rereview(world: World, new_sha: str, wl: str = "wl") -> None:
     """Foreman reviews the new head: a fix round (-r1) at that commit, and a new status."""
-    for t in issue_pipeline(wl, 1, rounds=1, commit_sha=new_sha):
-        world.kube.seed_replace(t)
     obj = world.workload(wl)
+    for t in issue_pipeline(wl, 1, rounds=1, commit_sha=new_sha):
+        world.kube.seed_replace(owned_by(t, obj["metadata"]["uid"]))
     obj["status"]["succeededTasks"] = obj["status"].get("succeededTasks", 0) + 4
     world.kube.seed_replace(obj)
 

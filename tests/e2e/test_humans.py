@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.harness import SETTLED, TOKEN, World
+from tests.e2e.harness import SETTLED, TOKEN, World, owned_by
 from tests.fixtures.foreman import issue_pipeline, workload
 
 pytestmark = pytest.mark.e2e
@@ -32,9 +32,9 @@ def seed_issue(world: World, outcome: str, phase: str, **kwargs: Any) -> str:
 def rerun(world: World, outcome: str, phase: str) -> str:
     """Foreman runs the Workload again: a new commit force-pushed, new verdicts, new status."""
     sha = world.github.push("acme/widgets", BRANCH, message="Fix the widget, take two")
-    for t in issue_pipeline("wl", 1, commit_sha=sha, outcome=outcome):
-        world.kube.seed_replace(t)
     obj = copy.deepcopy(world.workload("wl"))
+    for t in issue_pipeline("wl", 1, commit_sha=sha, outcome=outcome):
+        world.kube.seed_replace(owned_by(t, obj["metadata"]["uid"]))
     obj["status"] = workload("wl", phase=phase, completed_at="2026-11-02T10:00:00Z")["status"]
     obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
     world.kube.seed_replace(obj)

@@ -118,7 +118,7 @@ TASK_CORPUS: list[tuple[str, Mutation]] = [
         lambda ts: review(ts)["spec"]["payload"].__setitem__("openPullRequest", "yes"),
     ),
     ("task-not-object", lambda ts: ts.__setitem__(0, "not a task")),
-    ("metadata-missing", lambda ts: review(ts).pop("metadata")),
+    ("name-missing", lambda ts: review(ts)["metadata"].pop("name")),
 ]
 
 
@@ -147,7 +147,7 @@ def test_other_branches_survive_a_bad_one() -> None:
         mutate(bad)
         if case_id in {
             "task-not-object",
-            "metadata-missing",
+            "name-missing",
             "spec-missing",
             "payload-missing",
             "payload-string",
@@ -159,6 +159,42 @@ def test_other_branches_survive_a_bad_one() -> None:
             continue  # unplaceable: every branch is (rightly) held back
         plans = plan_workload(parse_workload(workload("wl", issues=[1, 2])), bad + good, POLICY)
         assert any(isinstance(p, Candidate) for p in plans), case_id
+
+
+@pytest.mark.parametrize(
+    ("case_id", "mutate", "why"),
+    [
+        ("no-metadata", lambda t: t.pop("metadata"), "no controller ownerReference"),
+        ("no-owner", lambda t: t["metadata"].pop("ownerReferences"), "no controller"),
+        (
+            "not-controller",
+            lambda t: t["metadata"]["ownerReferences"][0].__setitem__("controller", False),
+            "no controller",
+        ),
+        (
+            "other-kind",
+            lambda t: t["metadata"]["ownerReferences"][0].__setitem__("kind", "Job"),
+            "no controller",
+        ),
+        (
+            "other-uid",
+            lambda t: t["metadata"]["ownerReferences"][0].__setitem__("uid", "u-someone"),
+            "owned by another Workload (uid u-someone)",
+        ),
+    ],
+)
+def test_a_forged_no_go_is_left_out_and_said_so(
+    case_id: str, mutate: Callable[[dict[str, Any]], None], why: str
+) -> None:
+    """A NO-GO review the Workload does not own changes nothing; the detail counts it."""
+    forged = copy.deepcopy(issue_pipeline("wl", 1, outcome="request-changes"))
+    tasks = copy.deepcopy(issue_pipeline("wl", 1))
+    extra = next(t for t in forged if t["status"].get("verdict") == "NO-GO")
+    extra["metadata"]["name"] = "wl-review-1-9"
+    mutate(extra)
+    [plan] = plan_workload(parse_workload(workload("wl")), [*tasks, extra], POLICY)
+    assert isinstance(plan, Candidate), case_id
+    assert "1 labelled tasks left out" in plan.note and why in plan.note
 
 
 WORKLOAD_CORPUS: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
