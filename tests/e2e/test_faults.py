@@ -60,6 +60,14 @@ REST_READS = [
 ]
 
 
+def inject_twice(world: World, method: str, path: str, fault: int | str) -> None:
+    """The next two matching GitHub requests fail: a status, or a reset connection."""
+    if fault == "reset":
+        world.github.inject(method, path, action="reset", times=2)
+    else:
+        world.github.inject(method, path, status=int(fault), times=2)
+
+
 @pytest.mark.parametrize(("method", "path"), GITHUB_CALLS, ids=[p for _, p in GITHUB_CALLS])
 @pytest.mark.parametrize("fault", [500, 502, 503, "reset"])
 def test_github_faults_on_every_call(
@@ -67,10 +75,7 @@ def test_github_faults_on_every_call(
 ) -> None:
     """A 5xx or a reset on any call: retried if it is a read, failed truthfully if not."""
     seed_two_workloads(world)
-    if fault == "reset":
-        world.github.inject(method, path, action="reset", times=2)
-    else:
-        world.github.inject(method, path, status=int(fault), times=2)
+    inject_twice(world, method, path, fault)
     first = world.sweep()
     truthful(first)
     assert_settled_invariant(world)
@@ -84,10 +89,7 @@ def test_github_faults_on_every_rest_read(
     """Read by REST (GraphQL refused to the token), a 5xx or reset on any read is retried."""
     seed_two_workloads(world)
     world.github.inject("POST", r"^/graphql$", status=404, body={"message": "Not Found"}, times=9)
-    if fault == "reset":
-        world.github.inject(method, path, action="reset", times=2)
-    else:
-        world.github.inject(method, path, status=int(fault), times=2)
+    inject_twice(world, method, path, fault)
     first = world.sweep()
     truthful(first)
     assert any(line["event"] == "github.graphql_unavailable" for line in first.lines)

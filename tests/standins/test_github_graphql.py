@@ -10,14 +10,7 @@ import requests
 
 from sweeper.lookups import Lookup, View, build_query, read_answer
 from tests.standins.github import GitHubStandIn
-
-HEADERS = {
-    "Authorization": "Bearer test-token",
-    "Accept": "application/vnd.github+json",
-    "X-GitHub-Api-Version": "2022-11-28",
-    "User-Agent": "contract-test/1",
-}
-BRANCH = "foreman/wl/issue-1"
+from tests.standins.test_github_standin import BRANCH, HEADERS
 
 
 @pytest.fixture
