@@ -16,6 +16,7 @@ from sweeper.body import BodyInput, render_body, render_title, withdrawn_body
 from sweeper.budget import Budget
 from sweeper.core import Candidate, Decision, Open, Plan, Pull, Refresh, Withdraw, decide_remote
 from sweeper.github import (
+    AppNotInstalled,
     GitHubError,
     PermissionDenied,
     RateLimited,
@@ -48,9 +49,9 @@ class Effects:
         if not self.dry_run:
             self.github.update_body(repo, number, body)
 
-    def mark_ready(self, node_id: str) -> None:
+    def mark_ready(self, node_id: str, repo: str) -> None:
         if not self.dry_run:
-            self.github.mark_ready(node_id)
+            self.github.mark_ready(node_id, repo)
 
     def withdraw(self, repo: str, number: int, body: str) -> None:
         if not self.dry_run:
@@ -103,6 +104,8 @@ class Actor:
             return _decision(c, Outcome.DEFERRED, view.reason, view.detail)
         if isinstance(view, Unanswered):
             reason = Reason.PERMISSION_DENIED if view.forbidden else Reason.GITHUB_ERROR
+            if view.not_installed:
+                reason = Reason.APP_NOT_INSTALLED
             return _decision(c, Outcome.FAILED, reason, view.message)
         if view is None:  # pragma: no cover - every candidate is looked up
             return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, "not looked up")
@@ -110,9 +113,11 @@ class Actor:
         if isinstance(step, Decision):
             return step
         # Writes go to REST's bucket; marking a draft ready is a GraphQL mutation.
-        deferral = self.budget.deferral("core", creating=isinstance(step, Open))
+        repo = c.branch.repo
+        core = self.github.bucket_key("core", repo)
+        deferral = self.budget.deferral(core, creating=isinstance(step, Open))
         if deferral is None and isinstance(step, Refresh) and step.mark_ready:
-            deferral = self.budget.deferral("graphql")
+            deferral = self.budget.deferral(self.github.bucket_key("graphql", repo))
         if deferral:
             return _decision(c, Outcome.DEFERRED, *deferral)
         try:
@@ -127,6 +132,8 @@ class Actor:
             return _decision(c, Outcome.DEFERRED, err.reason, str(err))
         except PermissionDenied as err:
             return _decision(c, Outcome.FAILED, Reason.PERMISSION_DENIED, str(err))
+        except AppNotInstalled as err:
+            return _decision(c, Outcome.FAILED, Reason.APP_NOT_INSTALLED, str(err))
         except GitHubError as err:
             return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, str(err))
 
@@ -189,7 +196,7 @@ class Actor:
                 pull.number,
             )
         warnings = self._best_effort(
-            "withdrawal comment", lambda: self.effects.comment(b.repo, pull.number, note)
+            "withdrawal comment", b.repo, lambda: self.effects.comment(b.repo, pull.number, note)
         )
         decision = _decision(
             c,
@@ -217,7 +224,7 @@ class Actor:
             if step.mark_ready:
                 if pull.node_id is None:
                     raise GitHubError(f"#{pull.number} was listed without a node_id")
-                self.effects.mark_ready(pull.node_id)
+                self.effects.mark_ready(pull.node_id, c.branch.repo)
             if step.update_body:
                 body = self.body(wl, c, c.branch.reviewed_sha)
                 self.effects.update_body(c.branch.repo, pull.number, body)
@@ -251,17 +258,18 @@ class Actor:
         if s.reviewers or teams:
             warnings += self._best_effort(
                 "review request",
+                repo,
                 lambda: self.effects.request_reviewers(repo, number, s.reviewers, tuple(teams)),
             )
         if s.labels:
             warnings += self._best_effort(
-                "labels", lambda: self.effects.add_labels(repo, number, s.labels)
+                "labels", repo, lambda: self.effects.add_labels(repo, number, s.labels)
             )
         return replace(d, warnings=d.warnings + tuple(warnings)) if warnings else d
 
-    def _best_effort(self, what: str, call: Callable[[], None]) -> list[str]:
+    def _best_effort(self, what: str, repo: str, call: Callable[[], None]) -> list[str]:
         """One call, retried once when GitHub does not know the brand-new PR yet."""
-        deferral = self.budget.deferral("core")
+        deferral = self.budget.deferral(self.github.bucket_key("core", repo))
         if deferral:
             return [f"{what} not sent: {deferral[1]}"]
         err = _attempt(call)

@@ -83,6 +83,26 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="file holding the GitHub token, e.g. a mounted Secret [GITHUB_TOKEN_FILE]",
     )
     add(
+        "--github-app-id",
+        metavar="ID",
+        default=env.get("GITHUB_APP_ID"),
+        help="authenticate as this GitHub App (its App ID or client ID) instead of a token "
+        "[GITHUB_APP_ID]",
+    )
+    add(
+        "--github-app-private-key-file",
+        metavar="PATH",
+        default=env.get("GITHUB_APP_PRIVATE_KEY_FILE"),
+        help="the App's private key (PEM), e.g. a mounted Secret [GITHUB_APP_PRIVATE_KEY_FILE]",
+    )
+    add(
+        "--github-app-installation-id",
+        metavar="ID",
+        default=env.get("GITHUB_APP_INSTALLATION_ID"),
+        help="use this one installation for every repository (default: each repository "
+        "owner's own) [GITHUB_APP_INSTALLATION_ID]",
+    )
+    add(
         "--github-api-url",
         metavar="URL",
         default=env.get("GITHUB_API_URL", "https://api.github.com"),
@@ -240,6 +260,9 @@ def settings_from(
         team_reviewers=args.team_reviewers or _env_list(env, "SWEEPER_TEAM_REVIEWERS"),
         labels=args.labels or _env_list(env, "SWEEPER_LABELS"),
         rate_reserve=args.rate_reserve,
+        app_id=args.github_app_id,
+        app_key_file=args.github_app_private_key_file,
+        app_installation_id=args.github_app_installation_id,
         env=env,
     )
     return settings, args.kubeconfig
@@ -253,7 +276,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         log = configure(env.get("SWEEPER_LOG_FORMAT", "auto"))
         log.error("sweep.config_error", reason="config", detail=str(err))
         return EXIT_CONFIG
-    log = configure(settings.log_format, secrets=(settings.github_token,))
+    # The token, the key's lines, and every JWT and installation token minted later.
+    secrets: list[str] = [settings.github_token]
+    if settings.app is not None:
+        secrets += [line for line in settings.app.private_key.splitlines() if len(line) > 16]
+    log = configure(settings.log_format, secrets=secrets)
     log.info(
         "sweep.started",
         version=__version__,
@@ -272,6 +299,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         settings.tunables,
         settings.write_interval_s,
         reserve=settings.rate_reserve,
+        app=settings.app,
+        secrets=secrets,
     )
     try:
         kube = connect(kubeconfig)

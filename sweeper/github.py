@@ -7,15 +7,18 @@ connection errors; writes are never retried blindly and never follow redirects.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import jwt
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -25,7 +28,7 @@ from sweeper.core import Pull
 from sweeper.lookups import Answer, Lookup, Rate, Unanswered, View, build_query, read_answer
 from sweeper.model import as_mapping
 from sweeper.outcomes import Reason
-from sweeper.settings import Reserve, Tunables
+from sweeper.settings import AppCredentials, Reserve, Tunables
 
 API_VERSION = "2022-11-28"
 USER_AGENT = f"foreman-pr-sweeper/{__version__}"
@@ -92,6 +95,12 @@ class ValidationFailed(GitHubError):
     def __init__(self, message: str, kind: Rejection) -> None:
         super().__init__(message, 422)
         self.kind = kind
+
+
+class AppNotInstalled(GitHubError):
+    """The GitHub App has no installation on a repository's owner."""
+
+    reason = Reason.APP_NOT_INSTALLED
 
 
 class GraphQLUnavailable(GitHubError):
@@ -219,6 +228,30 @@ class _Bucket:
 
 
 @dataclass
+class _Minted:
+    token: str
+    expires_at: float
+    minted_at: float
+
+    def age(self, now: float) -> float:
+        return now - self.minted_at
+
+
+# What the sweeper needs of an installation; Issues (labels) and Members (teams) are optional:
+# without them notify fails as a warning.
+REQUIRED_PERMISSIONS = {"contents": "read", "pull_requests": "write", "metadata": "read"}
+_LEVEL = {"read": 1, "write": 2, "admin": 3}
+
+
+def _missing_permissions(granted: Mapping[str, Any]) -> str:
+    """The first required permission the installation lacks, as `name: level` (or "")."""
+    for name, level in REQUIRED_PERMISSIONS.items():
+        if _LEVEL.get(str(granted.get(name)), 0) < _LEVEL[level]:
+            return f"{name}: {level}"
+    return ""
+
+
+@dataclass
 class _Limits:
     buckets: dict[str, _Bucket] = field(default_factory=dict)
     secondary_hits: int = 0
@@ -238,9 +271,19 @@ class GitHub:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         reserve: Reserve | None = None,
+        app: AppCredentials | None = None,
+        secrets: list[str] | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self._reserve = reserve
+        self._app = app
+        # Every token or JWT minted is added here, so the log redacts it too.
+        self._secrets = secrets if secrets is not None else []
+        self._skew = 0.0
+        self._signed: tuple[str, int] | None = None
+        self._installs: dict[str, int | None] = {}
+        self._minted: dict[int, _Minted] = {}
+        self._denied: dict[int, str] = {}
         self._origin = urlsplit(self.api_url)[:2]
         self._t = tunables = tunables or Tunables()
         self._write_interval = write_interval_s
@@ -251,12 +294,13 @@ class GitHub:
         self._session = requests.Session()
         self._session.headers.update(
             {
-                "Authorization": f"Bearer {token}",
                 "Accept": "application/vnd.github+json",
                 "X-GitHub-Api-Version": API_VERSION,
                 "User-Agent": USER_AGENT,
             }
         )
+        if app is None:
+            self._session.headers["Authorization"] = f"Bearer {token}"
         retry = Retry(
             total=tunables.read_retries,
             backoff_factor=tunables.retry_backoff_s,
@@ -281,14 +325,28 @@ class GitHub:
         """One authenticated call that works for every token kind and costs no quota.
 
         Its answer also tells what is left in every bucket, before the first call is made.
+        As a GitHub App: `GET /app` with the JWT, proving the key and the ID belong together.
         """
+        if self._app is not None:
+            try:
+                self._request("GET", self.api_url + "/app", kind="auth", cost=0, as_app=True)
+            except Unauthorized as err:
+                raise Unauthorized(
+                    f"{err}: the GitHub App ID {self._app.app_id} and its private key do not match",
+                    401,
+                ) from None
+            return
         response = self._request("GET", self.api_url + "/rate_limit", cost=0)
+        self._seed_limits(response, "")
+
+    def _seed_limits(self, response: requests.Response, scope: str) -> None:
+        """What /rate_limit says is left in every bucket, before the first call of a scope."""
         resources = as_mapping(as_mapping(_json(response, strict=False)).get("resources"))
         for name in ("core", "graphql"):
             bucket = as_mapping(resources.get(name))
             remaining, limit, reset = (bucket.get(k) for k in ("remaining", "limit", "reset"))
             if all(isinstance(v, int) and not isinstance(v, bool) for v in (remaining, limit)):
-                state = self._limits.bucket(name)
+                state = self._limits.bucket(name + scope)
                 state.remaining, state.limit = remaining, limit
                 state.reset_at = reset if isinstance(reset, int) else None
 
@@ -366,7 +424,10 @@ class GitHub:
         GraphQLUnavailable (read by REST instead).
         """
         results: dict[Lookup, View | Unanswered] = {}
-        todo = [list(dict.fromkeys(lookups))] if lookups else []
+        by_owner: dict[str, list[Lookup]] = {}
+        for lookup in dict.fromkeys(lookups):  # as an App, one installation per query
+            by_owner.setdefault(self._scope(lookup.repo), []).append(lookup)
+        todo = list(by_owner.values())
         while todo:
             batch = todo.pop(0)
             try:
@@ -379,8 +440,12 @@ class GitHub:
                 continue
             except (RateLimited, GraphQLUnavailable):
                 raise
+            except AppNotInstalled as err:
+                results.update(dict.fromkeys(batch, Unanswered(str(err), not_installed=True)))
+                continue
             except GitHubError as err:
-                results.update(dict.fromkeys(batch, Unanswered(str(err))))
+                forbidden = isinstance(err, PermissionDenied)
+                results.update(dict.fromkeys(batch, Unanswered(str(err), forbidden=forbidden)))
                 continue
             results.update((batch[i], view) for i, view in answer.views.items())
             again = [batch[i] for i in answer.retry]
@@ -393,7 +458,8 @@ class GitHub:
     def _ask(self, batch: Sequence[Lookup]) -> Answer:
         query, variables = build_query(batch)
         payload = {"query": query, "variables": variables}
-        answer = read_answer(self._query(payload, cost=max(1, round(len(batch) / 100))), batch)
+        cost = max(1, round(len(batch) / 100))
+        answer = read_answer(self._query(payload, cost, batch[0].repo), batch)
         self._note_rate("graphql", answer.rate)
         if answer.unavailable:
             raise GraphQLUnavailable(answer.unavailable, 200)
@@ -446,7 +512,9 @@ class GitHub:
         # Safety, not work: the reserve never keeps unreviewed code open.
         url = f"{self.api_url}/repos/{repo}/pulls/{number}"
         payload = {"state": "closed", "body": body}
-        answer = _json(self._request("PATCH", url, json=payload, kind="write", reserve=False))
+        answer = _json(
+            self._request("PATCH", url, json=payload, kind="write", reserve=False, repo=repo)
+        )
         closed = parse_pull(answer)
         if closed is None:
             raise GitHubError("GitHub answered the close without a pull request")
@@ -456,14 +524,15 @@ class GitHub:
         """A comment on a PR (to GitHub, every PR is an issue)."""
         self._send("POST", f"/repos/{repo}/issues/{number}/comments", json={"body": text})
 
-    def mark_ready(self, node_id: str) -> None:
+    def mark_ready(self, node_id: str, repo: str) -> None:
         """Draft to ready for review: only GraphQL can (REST's `draft` is read-only)."""
         query = (
             "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id})"
             " { pullRequest { isDraft } } }"
         )
         payload = {"query": query, "variables": {"id": node_id}}
-        answer = _json(self._request("POST", graphql_url(self.api_url), json=payload, kind="write"))
+        url = graphql_url(self.api_url)
+        answer = _json(self._request("POST", url, json=payload, kind="write", repo=repo))
         error = graphql_error(answer)
         if error is not None:
             raise error
@@ -488,7 +557,7 @@ class GitHub:
         url: str | None = self.api_url + path
         query: dict[str, Any] | None = params
         while url:
-            response = self._request("GET", url, params=query)
+            response = self._request("GET", url, params=query, repo=_repo_of(path))
             body = _json(response)
             if not isinstance(body, list):
                 raise GitHubError(f"GET {path} did not answer a list")
@@ -500,15 +569,18 @@ class GitHub:
 
     def _send(self, method: str, path: str, json: Any = None) -> Any:
         kind = "read" if method == "GET" else "write"
-        return _json(self._request(method, self.api_url + path, json=json, kind=kind))
+        url = self.api_url + path
+        return _json(self._request(method, url, json=json, kind=kind, repo=_repo_of(path)))
 
-    def _query(self, payload: dict[str, Any], cost: int) -> Any:
+    def _query(self, payload: dict[str, Any], cost: int, repo: str) -> Any:
         """One GraphQL read. It changes nothing, so 500/503 and lost answers are retried."""
         url = graphql_url(self.api_url)
         attempts = self._t.read_retries + 1
         for attempt in range(attempts):
             try:
-                response = self._request("POST", url, json=payload, kind="graphql", cost=cost)
+                response = self._request(
+                    "POST", url, json=payload, kind="graphql", cost=cost, repo=repo
+                )
                 return _json(response)
             except (Unauthorized, PermissionDenied, NotFound) as err:
                 raise GraphQLUnavailable(str(err), err.status) from None
@@ -529,13 +601,56 @@ class GitHub:
         kind: str = "read",
         cost: int = 1,
         reserve: bool = True,
+        repo: str | None = None,
+        as_app: bool = False,
     ) -> requests.Response:
-        """kind: "read" (REST GET), "write" (any mutation, paced) or "graphql" (a query).
+        """kind: "read" (REST GET), "write" (any mutation, paced), "graphql" (a query) or
+        "auth" (the App's own calls). `cost`: what the call takes from its bucket.
 
-        `cost`: what the call takes from its bucket (a REST request 1, a query its points).
+        As a GitHub App, `repo` picks the installation (and its token and quota); `as_app`
+        signs the call with the App's JWT instead. A 401 is recovered once where GitHub
+        says how: a clock corrected from its Date header, a brand-new token given a
+        moment, an expired one minted again.
         """
+        reminted = waited = False
+        for _ in range(3):
+            header, scope = self._auth(repo, as_app)
+            response = self._exchange(method, url, params, json, kind, cost, reserve, header, scope)
+            if response.status_code != 401 or self._app is None:
+                break
+            if as_app:
+                if not self._correct_clock(response):
+                    break
+            elif repo is not None:
+                minted = self._minted.get(self._installation(repo))
+                if minted is not None and not waited and minted.age(self._now()) < 10:
+                    waited = True  # GitHub needs a few seconds to know a new token
+                    self._sleep(self._t.new_token_wait_s)
+                elif not reminted:
+                    reminted = True
+                    self._minted.pop(self._installation(repo), None)
+                else:
+                    break
+        if response.status_code < 300:
+            return response
+        raise self._error(method, url, response)
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        kind: str,
+        cost: int,
+        reserve: bool,
+        header: str | None,
+        scope: str,
+    ) -> requests.Response:
+        """One call, waited and repeated once on a rate limit; any status is returned."""
         writing = kind == "write"
-        bucket = "graphql" if url == graphql_url(self.api_url) else "core"
+        bucket = ("graphql" if url == graphql_url(self.api_url) else "core") + scope
+        headers = {"Authorization": header} if header else None
         for attempt in range(2):
             self._wait_for_primary_reset(bucket)
             if reserve:
@@ -543,13 +658,14 @@ class GitHub:
             if writing:
                 self._pace_write()
             self.calls[kind] += 1
-            self.used[bucket] += cost if bucket == "core" or kind == "write" else 0
+            self.used[bucket] += cost if bucket.startswith("core") or writing else 0
             try:
                 response = self._session.request(
                     method,
                     url,
                     params=params,
                     json=json,
+                    headers=headers,
                     timeout=(self._t.connect_timeout_s, self._t.read_timeout_s),
                     allow_redirects=method == "GET",
                 )
@@ -559,12 +675,121 @@ class GitHub:
                 raise Transient(f"{method} {_path(url)}: ReadTimeout") from None
             except requests.RequestException as err:
                 raise Transient(f"{method} {_path(url)}: {type(err).__name__}") from None
-            self._note_limits(response.headers)
+            self._note_limits(response.headers, scope)
             if response.status_code < 300:
                 return response
             if attempt or not self._limited_and_waited(response, bucket):
                 break
-        raise self._error(method, url, response)
+        return response
+
+    # ------------------------------------------------------------ as a GitHub App
+
+    def bucket_key(self, bucket: str, repo: str) -> str:
+        """The rate-limit bucket a call for `repo` draws on: per owner as an App."""
+        return bucket + self._scope(repo)
+
+    def _scope(self, repo: str | None) -> str:
+        if self._app is None or repo is None:
+            return ""
+        return "@" + repo.split("/", 1)[0].lower()
+
+    def _auth(self, repo: str | None, as_app: bool) -> tuple[str | None, str]:
+        """The Authorization header and the bucket scope of one call."""
+        if self._app is None:
+            return None, ""
+        if as_app:
+            return f"Bearer {self._jwt()}", ""
+        if repo is None:
+            raise GitHubError("as a GitHub App, every call needs a repository")
+        return f"Bearer {self._token(self._installation(repo), repo)}", self._scope(repo)
+
+    def _now(self) -> float:
+        """GitHub's clock, as far as its Date headers told."""
+        return self._clock() + self._skew
+
+    def _jwt(self) -> str:
+        """RS256, issued 60 s in the past, nine minutes long; reused until near its end."""
+        app = self._app
+        assert app is not None
+        now = int(self._now())
+        if self._signed is not None and self._signed[1] - 60 > now:
+            return self._signed[0]
+        claims = {"iat": now - 60, "exp": now + 540, "iss": app.app_id}
+        signed = jwt.encode(claims, app.private_key, algorithm="RS256")
+        self._signed = (signed, now + 540)
+        self._secrets.append(signed)
+        return signed
+
+    def _correct_clock(self, response: requests.Response) -> bool:
+        """A refused JWT and a Date header far from our clock: sign again on GitHub's time."""
+        try:
+            server = parsedate_to_datetime(response.headers.get("date", "")).timestamp()
+        except (TypeError, ValueError):
+            return False
+        skew = server - self._clock()
+        if abs(skew - self._skew) < 5:
+            return False
+        self._skew, self._signed = skew, None
+        return True
+
+    def _installation(self, repo: str) -> int:
+        """The installation on the repository's owner (looked up once per owner)."""
+        app = self._app
+        assert app is not None
+        if app.installation_id is not None:
+            return app.installation_id
+        owner = repo.split("/", 1)[0].lower()
+        if owner not in self._installs:
+            try:
+                url = f"{self.api_url}/repos/{repo}/installation"
+                body = _json(self._request("GET", url, kind="auth", cost=0, as_app=True))
+            except NotFound:
+                self._installs[owner] = None
+            else:
+                found = body.get("id") if isinstance(body, Mapping) else None
+                if not isinstance(found, int) or isinstance(found, bool):
+                    raise GitHubError(f"GitHub answered no installation id for {owner}")
+                self._installs[owner] = found
+        installation = self._installs[owner]
+        if installation is None:
+            raise AppNotInstalled(
+                f"the GitHub App is not installed on {owner}: install it there "
+                "(Contents read, Pull requests read and write, Metadata read)"
+            )
+        return installation
+
+    def _token(self, installation: int, repo: str) -> str:
+        """The installation's token, minted again a few minutes before it expires."""
+        denied = self._denied.get(installation)
+        if denied:
+            raise PermissionDenied(denied, 403)
+        minted = self._minted.get(installation)
+        if minted is not None and minted.expires_at - self._t.token_margin_s > self._now():
+            return minted.token
+        url = f"{self.api_url}/app/installations/{installation}/access_tokens"
+        body = _json(self._request("POST", url, kind="auth", cost=0, as_app=True))
+        body = body if isinstance(body, Mapping) else {}
+        token, expires = body.get("token"), body.get("expires_at")
+        if not isinstance(token, str) or not token or not isinstance(expires, str):
+            raise GitHubError(f"GitHub minted no token for installation {installation}")
+        self._secrets.append(token)
+        missing = _missing_permissions(as_mapping(body.get("permissions")))
+        if missing:
+            owner = repo.split("/", 1)[0]
+            self._denied[installation] = (
+                f"the GitHub App's installation on {owner} lacks the permission {missing}"
+            )
+            raise PermissionDenied(self._denied[installation], 403)
+        expires_at = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
+        self._minted[installation] = _Minted(token, expires_at, self._now())
+        # The installation's own quota, before its first call (this costs none).
+        scope = self._scope(repo)
+        header = f"Bearer {token}"
+        url = self.api_url + "/rate_limit"
+        limits = self._exchange("GET", url, None, None, "read", 0, False, header, scope)
+        if limits.status_code < 300:
+            self._seed_limits(limits, scope)
+        return token
 
     def _error(self, method: str, url: str, response: requests.Response) -> GitHubError:
         status, body = response.status_code, _json(response, strict=False)
@@ -614,11 +839,11 @@ class GitHub:
         self._sleep(wait)
         return True
 
-    def _note_limits(self, headers: Mapping[str, str]) -> None:
+    def _note_limits(self, headers: Mapping[str, str], scope: str = "") -> None:
         remaining = _header_int(headers, "x-ratelimit-remaining")
         if remaining is None:
             return
-        bucket = self._limits.bucket(headers.get("x-ratelimit-resource") or "core")
+        bucket = self._limits.bucket((headers.get("x-ratelimit-resource") or "core") + scope)
         bucket.remaining = remaining
         bucket.limit = _header_int(headers, "x-ratelimit-limit")
         bucket.reset_at = _header_int(headers, "x-ratelimit-reset")
@@ -684,6 +909,15 @@ class GitHub:
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_REPO_PATH = re.compile(r"^/repos/([^/]+)/([^/]+)")
+
+
+def _repo_of(path: str) -> str | None:
+    """OWNER/NAME of a /repos/... path: as a GitHub App, it picks the installation."""
+    match = _REPO_PATH.match(path)
+    return f"{match.group(1)}/{match.group(2)}" if match else None
 
 
 def _halves(batch: list[Lookup]) -> list[list[Lookup]]:

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 from sweeper.budget import Budget
 from sweeper.core import Candidate
-from sweeper.github import GitHubError, GraphQLUnavailable, PermissionDenied, RateLimited
+from sweeper.github import (
+    AppNotInstalled,
+    GitHubError,
+    GraphQLUnavailable,
+    PermissionDenied,
+    RateLimited,
+)
 from sweeper.lookups import Lookup, Unanswered, View
 from sweeper.outcomes import Reason
 from sweeper.ports import GitHubPort
@@ -57,9 +63,20 @@ class Learner:
         return known
 
     def _read(self, batch: Sequence[Lookup]) -> dict[Lookup, Known]:
-        deferral = self.budget.deferral("core" if self.by_rest else "graphql")
-        if deferral:
-            return dict.fromkeys(batch, Deferred(*deferral))
+        known: dict[Lookup, Known] = {}
+        asking: list[Lookup] = []
+        for lookup in batch:  # a bucket that said stop defers only its own branches
+            bucket = self.github.bucket_key("core" if self.by_rest else "graphql", lookup.repo)
+            deferral = self.budget.deferral(bucket)
+            if deferral:
+                known[lookup] = Deferred(*deferral)
+            else:
+                asking.append(lookup)
+        if asking:
+            known.update(self._ask(asking))
+        return known
+
+    def _ask(self, batch: Sequence[Lookup]) -> dict[Lookup, Known]:
         if not self.by_rest:
             try:
                 return dict(self.github.lookup(batch))
@@ -76,7 +93,7 @@ class Learner:
         return {lookup: self._rest(lookup) for lookup in batch}
 
     def _rest(self, lookup: Lookup) -> Known:
-        deferral = self.budget.deferral("core")
+        deferral = self.budget.deferral(self.github.bucket_key("core", lookup.repo))
         if deferral:
             return Deferred(*deferral)
         try:
@@ -86,5 +103,7 @@ class Learner:
             return Deferred(err.reason, str(err))
         except PermissionDenied as err:
             return Unanswered(str(err), forbidden=True)
+        except AppNotInstalled as err:
+            return Unanswered(str(err), not_installed=True)
         except GitHubError as err:
             return Unanswered(str(err))

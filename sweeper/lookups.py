@@ -68,6 +68,7 @@ class Unanswered:
 
     message: str
     forbidden: bool = False
+    not_installed: bool = False  # as a GitHub App: not installed on the owner
 
 
 @dataclass(frozen=True)

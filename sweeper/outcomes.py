@@ -48,6 +48,7 @@ class Reason(StrEnum):
     # failed
     GITHUB_ERROR = "github-error"
     PERMISSION_DENIED = "permission-denied"
+    APP_NOT_INSTALLED = "app-not-installed"
 
 
 # Skips that only a change of the Workload (a Foreman re-run) can undo. A Workload whose

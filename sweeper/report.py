@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -18,14 +18,18 @@ from sweeper.outcomes import Outcome
 Log = structlog.typing.FilteringBoundLogger
 
 
-def _redactor(secrets: tuple[str, ...]) -> structlog.typing.Processor:
-    """Defence in depth: no value that reaches the output may contain a secret."""
+def _redactor(secrets: Sequence[str]) -> structlog.typing.Processor:
+    """Defence in depth: no value that reaches the output may contain a secret.
+
+    `secrets` is read at every line: tokens minted during the run join it.
+    """
 
     def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        live = [s for s in secrets if s]
         for key, value in event.items():
             text = value if isinstance(value, str) else None
-            if text and any(s in text for s in secrets):
-                for secret in secrets:
+            if text and any(s in text for s in live):
+                for secret in live:
                     text = text.replace(secret, "[redacted]")
                 event[key] = text
         return event
@@ -34,7 +38,7 @@ def _redactor(secrets: tuple[str, ...]) -> structlog.typing.Processor:
 
 
 def configure(
-    log_format: str = "auto", secrets: tuple[str, ...] = (), stream: TextIO | None = None
+    log_format: str = "auto", secrets: Sequence[str] = (), stream: TextIO | None = None
 ) -> Log:
     out = stream or sys.stdout
     as_json = log_format == "json" or (log_format == "auto" and not out.isatty())
@@ -47,7 +51,7 @@ def configure(
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
-            _redactor(tuple(s for s in secrets if s)),
+            _redactor(secrets),
             renderer,
         ],
         logger_factory=structlog.PrintLoggerFactory(file=out),

@@ -81,6 +81,22 @@ class Tunables:
     lookup_batch: int = 100
     # A sweep.progress line at least this often (and after each batch).
     progress_interval_s: float = 30.0
+    # A GitHub App's installation token is minted again this long before it expires.
+    token_margin_s: float = 300.0
+    # A brand-new installation token GitHub refuses is tried again after this wait.
+    new_token_wait_s: float = 2.0
+
+
+@dataclass(frozen=True, repr=False)
+class AppCredentials:
+    """A GitHub App: its ID (or client ID), its private key (PEM), and maybe one installation."""
+
+    app_id: str
+    private_key: str = field(repr=False)
+    installation_id: int | None = None
+
+    def __repr__(self) -> str:  # never the key
+        return f"AppCredentials(app_id={self.app_id!r}, ...)"
 
 
 @dataclass(frozen=True, repr=False)
@@ -88,7 +104,7 @@ class Settings:
     namespaces: tuple[str, ...]
     selector: str | None
     github_api_url: str
-    github_token: str = field(repr=False)
+    github_token: str = field(repr=False)  # "" when authenticating as a GitHub App
     dry_run: bool
     min_age: timedelta
     head_owner: str | None
@@ -105,6 +121,7 @@ class Settings:
     team_reviewers: tuple[str, ...] = ()  # ORG/TEAM-SLUG
     labels: tuple[str, ...] = ()
     rate_reserve: Reserve = Reserve()
+    app: AppCredentials | None = None
     tunables: Tunables = Tunables()
 
     def __repr__(self) -> str:  # never print the token, even by accident
@@ -116,6 +133,9 @@ class Settings:
             "namespaces": list(self.namespaces) or "all",
             "selector": self.selector,
             "github_api_url": self.github_api_url,
+            "auth": "github-app" if self.app else "token",
+            "github_app_id": self.app.app_id if self.app else None,
+            "github_app_installation_id": self.app.installation_id if self.app else None,
             "dry_run": self.dry_run,
             "min_age_s": int(self.min_age.total_seconds()),
             "head_owner": self.head_owner,
@@ -141,6 +161,49 @@ def parse_duration(text: str) -> timedelta:
         raise ConfigError(f"--min-age {text!r} is not a duration like 10m, 1h30m or 90s")
     hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
     return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+_APP_ID = re.compile(r"^(?:[0-9]{1,12}|Iv[0-9A-Za-z.]{1,60})$")
+
+
+def read_app(
+    app_id: str | None, key_file: str | None, installation_id: str | None
+) -> AppCredentials:
+    """The App's ID and key, checked before any I/O; the key's content is never shown."""
+    if not app_id or not key_file:
+        raise ConfigError(
+            "a GitHub App needs both --github-app-id and --github-app-private-key-file"
+        )
+    if not _APP_ID.match(app_id):
+        raise ConfigError(f"--github-app-id {app_id[:40]!r} is not an App ID or client ID")
+    try:
+        pem = Path(key_file).read_bytes()
+    except OSError as err:
+        raise ConfigError(
+            f"cannot read --github-app-private-key-file {key_file}: {err.strerror}"
+        ) from None
+    if not _is_rsa_private_key(pem):
+        raise ConfigError(
+            f"--github-app-private-key-file {key_file} is not an RSA private key (PEM)"
+        )
+    pinned = None
+    if installation_id:
+        if not installation_id.isdigit() or len(installation_id) > 15:
+            raise ConfigError("--github-app-installation-id must be a number")
+        pinned = int(installation_id)
+    return AppCredentials(app_id, pem.decode("ascii"), pinned)
+
+
+def _is_rsa_private_key(pem: bytes) -> bool:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return isinstance(key, RSAPrivateKey)
 
 
 def read_token(token_file: str | None, env: Mapping[str, str]) -> str:
@@ -203,9 +266,21 @@ def build(
     team_reviewers: Sequence[str] = (),
     labels: Sequence[str] = (),
     rate_reserve: str = "20%",
+    app_id: str | None = None,
+    app_key_file: str | None = None,
+    app_installation_id: str | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> Settings:
     """Checks every setting; raises ConfigError naming the first bad one."""
+    as_app = bool(app_id or app_key_file or app_installation_id)
+    has_token = bool(token_file or env.get("GITHUB_TOKEN", "").strip())
+    if as_app and has_token:
+        raise ConfigError("both a GitHub token and a GitHub App are configured: give exactly one")
+    if not as_app and not has_token:
+        raise ConfigError(
+            "no GitHub credentials: set GITHUB_TOKEN or --github-token-file, or "
+            "--github-app-id with --github-app-private-key-file"
+        )
     for ns in namespaces:
         if not _DNS_LABEL.match(ns):
             raise ConfigError(f"--namespace {ns!r} is not a valid namespace name")
@@ -247,7 +322,8 @@ def build(
         namespaces=tuple(dict.fromkeys(namespaces)),
         selector=selector,
         github_api_url=validate_api_url(github_api_url),
-        github_token=read_token(token_file, env),
+        github_token="" if as_app else read_token(token_file, env),
+        app=read_app(app_id, app_key_file, app_installation_id) if as_app else None,
         dry_run=dry_run,
         min_age=parse_duration(min_age),
         head_owner=head_owner,

@@ -202,3 +202,111 @@ def test_image_venv_runs_help(tmp_path: Path) -> None:
         [str(venv / "bin" / "python"), "-c", "import tests"], capture_output=True, cwd=tmp_path
     )
     assert installed.returncode != 0, "tests must not be installed into the image"
+
+
+# ---------------------------------------------------------------- the GitHub App variant
+
+APP_COMPONENT = ROOT / "deploy" / "github-app"
+
+
+def _json_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
+    """The few RFC 6902 operations the component uses: replace and add (with `-`)."""
+    import copy
+
+    out = copy.deepcopy(doc)
+    for op in ops:
+        *parents, last = op["path"].strip("/").split("/")
+        target: Any = out
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        if op["op"] == "add" and last == "-":
+            target.append(op["value"])
+        elif op["op"] == "replace":
+            key: Any = int(last) if isinstance(target, list) else last
+            assert key in range(len(target)) if isinstance(target, list) else key in target
+            target[key] = op["value"]
+        else:
+            raise AssertionError(f"unexpected patch operation {op}")
+    return out
+
+
+def app_cronjob() -> dict[str, Any]:
+    ops = yaml.safe_load((APP_COMPONENT / "cronjob-app.patch.yaml").read_text())
+    return _json_patch(cronjob(), ops)
+
+
+def test_the_app_component_patches_the_cronjob_into_a_valid_app_variant() -> None:
+    """Key Secret instead of token Secret, mounted read-only 0440; still valid; RBAC as is."""
+    component = yaml.safe_load((APP_COMPONENT / "kustomization.yaml").read_text())
+    assert component["kind"] == "Component"
+    job = app_cronjob()
+    kubernetes_validate.validate(job, K8S_VERSION, strict=True)
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert (
+        "--github-app-private-key-file=/var/run/secrets/github-app/private-key.pem"
+        in (container["args"])
+    )
+    assert not any("token" in arg for arg in container["args"])
+    env = {e["name"]: e for e in container["env"]}
+    assert env["GITHUB_APP_ID"]["valueFrom"]["secretKeyRef"] == {
+        "name": "foreman-pr-sweeper-github-app",
+        "key": "app-id",
+    }
+    [volume] = pod["volumes"]
+    assert volume["secret"]["secretName"] == "foreman-pr-sweeper-github-app"
+    assert volume["secret"]["defaultMode"] == 0o440
+    [mount] = container["volumeMounts"]
+    assert mount["readOnly"] and mount["name"] == volume["name"]
+
+
+def test_the_app_variants_args_and_env_are_accepted_by_the_cli(tmp_path: Path) -> None:
+    """The container's own args and env (the Secret's files in place) make valid settings."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from sweeper.cli import settings_from
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = tmp_path / "private-key.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    [container] = app_cronjob()["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    args = [
+        a.replace("/var/run/secrets/github-app/private-key.pem", str(key_file))
+        for a in container["args"]
+    ]
+    settings, _ = settings_from(args, {"GITHUB_APP_ID": "123456", "SWEEPER_LOCK_NAMESPACE": "x"})
+    assert settings.app is not None and settings.app.app_id == "123456"
+    assert settings.github_token == ""
+
+
+def test_kubectl_renders_deploy_with_the_app_component(tmp_path: Path) -> None:
+    """`components: [github-app]` in deploy/kustomization.yaml, rendered by the real kubectl."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        if os.environ.get("CI"):
+            pytest.fail("kubectl is missing under CI (.ci/run installs kubernetes-client)")
+        pytest.skip("needs kubectl (Debian package kubernetes-client)")
+    copy = tmp_path / "deploy"
+    shutil.copytree(ROOT / "deploy", copy)
+    with (copy / "kustomization.yaml").open("a") as out:
+        out.write("components:\n  - github-app\n")
+    done = subprocess.run(
+        [kubectl, "kustomize", str(copy)], capture_output=True, text=True, timeout=60
+    )
+    if done.returncode != 0 and "Component" in done.stderr and not os.environ.get("CI"):
+        pytest.skip(f"this kubectl's kustomize predates components: {done.stderr[:200]}")
+    assert done.returncode == 0, done.stderr
+    rendered = [d for d in yaml.safe_load_all(done.stdout) if d]
+    [job] = [d for d in rendered if d["kind"] == "CronJob"]
+    expected = app_cronjob()["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    got = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert got["volumes"] == expected["volumes"]
+    assert got["containers"][0]["args"] == expected["containers"][0]["args"]
+    assert sorted(d["kind"] for d in rendered) == sorted(d["kind"] for d in DOCS)

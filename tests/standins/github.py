@@ -28,6 +28,7 @@ one before every request (`on_request`) let tests reproduce lost answers and cra
 from __future__ import annotations
 
 import copy
+import email.utils
 import hashlib
 import itertools
 import json
@@ -170,7 +171,9 @@ def skeleton(schema: dict[str, Any] | str) -> Any:
     """
     if isinstance(schema, str):
         if schema not in _SKELETONS:
-            _SKELETONS[schema] = json.dumps(_skeleton(_schemas()[schema]))
+            # A component that may be null (GitHub's `integration`) is still built whole.
+            whole = {k: v for k, v in _schemas()[schema].items() if k != "nullable"}
+            _SKELETONS[schema] = json.dumps(_skeleton(whole))
         return json.loads(_SKELETONS[schema])
     return _skeleton(schema)
 
@@ -241,7 +244,18 @@ class GitHubStandIn(LocalServer):
         self.prefix = self.url_suffix = prefix.rstrip("/")
         self.calls: list[Call] = []
         self.violations: list[str] = []
+        # Quota per principal: "token" (the plain token) or "inst:<id>" (an installation).
+        self._quota: dict[str, dict[str, int]] = {}
+        self._principal = "token"
         self.rate_limit_remaining = LIMIT
+        # A GitHub App (enable_app): its id and public key, installations and their tokens.
+        self.app_id: int | None = None
+        self._app_key: Any = None
+        self._installed: dict[int, tuple[set[str], dict[str, str]]] = {}
+        self._inst_tokens: dict[str, tuple[int, float]] = {}
+        self.token_lifetime_s = 3600.0
+        self.clock_offset_s = 0.0  # the server's clock minus ours
+        self.tokens_minted = 0
         self.rate_limit_reset = int(time.time()) + 3600  # epoch seconds, settable
         self._lock = threading.RLock()
         self._repos: dict[str, Repo] = {}
@@ -256,6 +270,168 @@ class GitHubStandIn(LocalServer):
         self._users: dict[str, str] = {}
         self._repo_json_cache: dict[tuple[str, str], dict[str, Any]] = {}
         self._graphql: Any = None
+
+    @property
+    def rate_limit_remaining(self) -> int:
+        """The REST (core) bucket of the principal being served, else of the plain token."""
+        return self.quota(self._principal)["core"]
+
+    @rate_limit_remaining.setter
+    def rate_limit_remaining(self, value: int) -> None:
+        self.quota(self._principal)["core"] = value
+
+    def quota(self, principal: str) -> dict[str, int]:
+        """The buckets of one principal: "token", or "inst:<installation id>"."""
+        return self._quota.setdefault(principal, {"core": LIMIT, "graphql": LIMIT})
+
+    # ------------------------------------------------------------ a GitHub App
+
+    def enable_app(self, app_id: int, public_key_pem: bytes) -> None:
+        """Accept JWTs of this App, signed by the private half of `public_key_pem`."""
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        with self._lock:
+            self.app_id, self._app_key = app_id, load_pem_public_key(public_key_pem)
+
+    def install(self, *owners: str, permissions: dict[str, str] | None = None) -> int:
+        """Install the App on these owners (one installation); its id."""
+        granted = permissions or {
+            "contents": "read",
+            "metadata": "read",
+            "pull_requests": "write",
+            "issues": "write",
+        }
+        with self._lock:
+            installation = 1000 + len(self._installed) + 1
+            self._installed[installation] = ({o.lower() for o in owners}, dict(granted))
+            return installation
+
+    def revoke_tokens(self) -> None:
+        """Every installation token minted so far stops working (as if expired)."""
+        with self._lock:
+            self._inst_tokens.clear()
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset_s
+
+    def _installation_of(self, owner: str) -> int | None:
+        return next((i for i, (o, _) in self._installed.items() if owner.lower() in o), None)
+
+    def _check_jwt(self, token: str) -> str | None:
+        """None if the JWT is good for this App now, else GitHub's complaint."""
+        import jwt
+
+        try:
+            claims = jwt.decode(
+                token,
+                self._app_key,
+                algorithms=["RS256"],
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            )
+        except jwt.PyJWTError:
+            return "A JSON web token could not be decoded"
+        now, iat, exp = self.now(), claims.get("iat"), claims.get("exp")
+        if str(claims.get("iss")) != str(self.app_id):
+            return "Integration not found"
+        if not isinstance(exp, int) or exp <= now:
+            return (
+                "'Expiration time' claim ('exp') must be a numeric value representing the "
+                "future time at which the assertion expires"
+            )
+        if not isinstance(iat, int) or iat > now + 60:
+            return "'Issued at' claim ('iat') must be an Integer representing a time in the past"
+        if exp - iat > 600:
+            return "'Expiration time' claim ('exp') is too far in the future"
+        return None
+
+    def _authenticate(self, header: str, segments: list[str]) -> tuple[str | None, str]:
+        """(principal, complaint): "token", "inst:<id>", "jwt", or None with why."""
+        if header in (f"Bearer {self.token}", f"token {self.token}"):
+            return "token", ""
+        value = header.removeprefix("Bearer ").removeprefix("token ")
+        minted = self._inst_tokens.get(value)
+        if minted is not None:
+            installation, expires = minted
+            if expires > self.now():
+                return f"inst:{installation}", ""
+            return None, "Bad credentials"
+        if self.app_id is not None and value.count(".") == 2:
+            problem = self._check_jwt(value)
+            app_routes = (
+                segments == ["app"]
+                or segments[:2] == ["app", "installations"]
+                or (len(segments) == 4 and segments[0] == "repos" and segments[3] == "installation")
+            )
+            if problem is None and app_routes:
+                return "jwt", ""
+            return None, problem or "A JSON web token cannot be used for this endpoint"
+        return None, "Bad credentials"
+
+    def _app_json(self) -> dict[str, Any]:
+        out = skeleton("integration")
+        out.update(
+            id=self.app_id,
+            slug="foreman-pr-sweeper",
+            name="foreman-pr-sweeper",
+            node_id=f"A_{self.app_id}",
+            owner=self._user_json("acme"),
+            description="Opens the missing pull requests of Foreman Workloads",
+            external_url=f"{WEB}/acme",
+            html_url=f"{WEB}/apps/foreman-pr-sweeper",
+            created_at="2026-01-01T00:00:00Z",
+            updated_at="2026-01-01T00:00:00Z",
+            permissions={"contents": "read", "pull_requests": "write", "metadata": "read"},
+            events=[],
+        )
+        return out
+
+    def _installation_json(self, installation: int, owner: str) -> dict[str, Any]:
+        out = skeleton("installation")
+        out.update(
+            id=installation,
+            account=self._user_json(owner),
+            app_id=self.app_id,
+            target_id=1,
+            target_type="Organization",
+            permissions=self._installed[installation][1],
+            access_tokens_url=self._api(f"/app/installations/{installation}/access_tokens"),
+            repositories_url=self._api("/installation/repositories"),
+            html_url=f"{WEB}/organizations/{owner}/settings/installations/{installation}",
+            app_slug="foreman-pr-sweeper",
+            created_at="2026-01-01T00:00:00Z",
+            updated_at="2026-01-01T00:00:00Z",
+            repository_selection="all",
+            events=[],
+            single_file_name=None,
+        )
+        return out
+
+    def _mint(self, installation: str) -> tuple[int, Any, dict[str, str]]:
+        if not installation.isdigit() or int(installation) not in self._installed:
+            raise _not_found()
+        number = int(installation)
+        self.tokens_minted += 1
+        token = (
+            f"ghs_standin{number}x{self.tokens_minted:04d}"
+            + hashlib.sha1(f"{number}:{self.tokens_minted}".encode()).hexdigest()[:20]
+        )
+        expires = self.now() + self.token_lifetime_s
+        self._inst_tokens[token] = (number, expires)
+        out = skeleton("installation-token")
+        out.update(
+            token=token,
+            expires_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires)),
+            permissions=self._installed[number][1],
+            repository_selection="all",
+        )
+        return 201, out, {}
+
+    def _may_read(self, owner: str) -> bool:
+        """An installation token sees only its installation's owners."""
+        if not self._principal.startswith("inst:"):
+            return True
+        installation = int(self._principal.split(":", 1)[1])
+        return owner.lower() in self._installed.get(installation, (set(), {}))[0]
 
     @property
     def graphql(self) -> Any:
@@ -367,8 +543,13 @@ class GitHubStandIn(LocalServer):
 
     @property
     def writes(self) -> list[Call]:
-        """Requests that may change something: every non-GET but GraphQL queries."""
-        return [c for c in self.calls if c.method != "GET" and not c.is_query]
+        """Requests that may change something: every non-GET but GraphQL queries and the
+        minting of an App's installation token."""
+        return [
+            c
+            for c in self.calls
+            if c.method != "GET" and not c.is_query and not c.path.endswith("/access_tokens")
+        ]
 
     @property
     def queries(self) -> list[Call]:
@@ -775,12 +956,14 @@ class GitHubStandIn(LocalServer):
             )
         if req.body is _BAD_JSON:
             raise _error(400, "Problems parsing JSON")
+        if self._principal == "jwt":
+            return self._serve_app(method, seg)
         if seg == ["user"] and method == "GET":
             return 200, self._private_user_json(), {}
         if len(seg) < 3 or seg[0] != "repos":
             raise _not_found()
         repo = self._repos.get(f"{seg[1]}/{seg[2]}")
-        if repo is None:
+        if repo is None or not self._may_read(repo.owner):
             raise _not_found()
         rest, body, q = seg[3:], req.body, {k: v[-1] for k, v in req.query.items()}
         route = (method, len(rest), rest[0] if rest else "")
@@ -821,6 +1004,20 @@ class GitHubStandIn(LocalServer):
                 if f"heads/{b}".startswith(rest[2])
             ]
             return self._paged(refs, q, req)
+        raise _not_found()
+
+    def _serve_app(self, method: str, seg: list[str]) -> tuple[int, Any, dict[str, str]]:
+        """What the App itself (its JWT) may do: introduce itself, find and mint."""
+        if seg == ["app"] and method == "GET":
+            return 200, self._app_json(), {}
+        if len(seg) == 4 and seg[0] == "repos" and seg[3] == "installation" and method == "GET":
+            installation = self._installation_of(seg[1])
+            if installation is None or f"{seg[1]}/{seg[2]}" not in self._repos:
+                raise _not_found()
+            return 200, self._installation_json(installation, seg[1]), {}
+        minting = len(seg) == 4 and seg[:2] == ["app", "installations"]
+        if minting and seg[3] == "access_tokens" and method == "POST":
+            return self._mint(seg[2])
         raise _not_found()
 
     def _rate_limit_json(self) -> dict[str, Any]:
@@ -1193,10 +1390,8 @@ class GitHubStandIn(LocalServer):
             hook(method, decoded, None if body is _BAD_JSON else body)  # raising: dropped
         lower = {k.lower(): v for k, v in headers.items()}
         with self._lock:
-            authorized = lower.get("authorization", "") in (
-                f"Bearer {self.token}",
-                f"token {self.token}",
-            )
+            principal, complaint = self._authenticate(lower.get("authorization", ""), segments)
+            authorized = principal is not None
             fault = self._take_fault(method, decoded) if authorized else None
         if fault is not None and fault.action.startswith("delay:"):
             time.sleep(float(fault.action.split(":", 1)[1]))
@@ -1204,10 +1399,11 @@ class GitHubStandIn(LocalServer):
         recorded_body = None if body is _BAD_JSON else body
         drop = False
         with self._lock:
+            self._principal = principal or "token"
             if not authorized:
                 status, payload, extra = (
                     401,
-                    {"message": "Bad credentials", "documentation_url": DOCS},
+                    {"message": complaint, "documentation_url": DOCS},
                     {},
                 )
             elif fault is not None and fault.action == "reset":
@@ -1229,6 +1425,7 @@ class GitHubStandIn(LocalServer):
             else:
                 data = b"" if payload is None else json.dumps(payload).encode()
             out_headers = self._headers(extra)
+            self._principal = "token"
         if self.validate:
             self._check(method, raw_path, headers, raw_body, status, out_headers, data)
         return None if drop else (status, data, out_headers)
@@ -1279,6 +1476,10 @@ def _page_params(q: dict[str, str]) -> tuple[int, int]:
 
 class _Handler(QuietHandler):
     owner: GitHubStandIn
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header tells the stand-in's clock (see `clock_offset_s`)."""
+        return email.utils.formatdate(self.owner.now(), usegmt=True)
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -155,7 +155,6 @@ class GraphQL:
 
     def __init__(self, standin: GitHubStandIn) -> None:
         self.gh = standin
-        self.remaining = LIMIT
         self.limit = LIMIT
         self.reset = standin.rate_limit_reset
         self.used_points = 0  # points charged since the stand-in started (or reset_calls)
@@ -163,6 +162,15 @@ class GraphQL:
         self.timeout_over: int | None = None
         self.resource_limit: int | None = None
         self._resolved = 0
+
+    @property
+    def remaining(self) -> int:
+        """The graphql bucket of the principal being served, else of the plain token."""
+        return self.gh.quota(self.gh._principal)["graphql"]
+
+    @remaining.setter
+    def remaining(self, value: int) -> None:
+        self.gh.quota(self.gh._principal)["graphql"] = value
 
     def headers(self) -> dict[str, str]:
         remaining = max(self.remaining, 0)
@@ -275,6 +283,8 @@ class GraphQL:
         return {"markPullRequestReadyForReview": ready}
 
     def _find(self, owner: str, name: str) -> Repo | None:
+        if not self.gh._may_read(owner):
+            return None
         wanted = f"{owner}/{name}".lower()
         return next((r for k, r in self.gh._repos.items() if k.lower() == wanted), None)
 

@@ -477,7 +477,7 @@ def test_mark_ready_is_a_graphql_mutation(
         endpoint,
         json={"data": {READY_MUTATION: {"pullRequest": {"isDraft": False}}}},
     )
-    client.mark_ready("PR_kwDOAB")
+    client.mark_ready("PR_kwDOAB", "acme/widgets")
     sent = call.calls[0].request
     payload = json.loads(sent.body)
     assert READY_MUTATION in payload["query"] and payload["variables"] == {"id": "PR_kwDOAB"}
@@ -511,7 +511,7 @@ def test_graphql_errors_in_a_200_are_errors(
 ) -> None:
     github_mock.post(f"{API}/graphql", json={"data": {READY_MUTATION: None}, "errors": [error]})
     with pytest.raises(raised) as caught:
-        gh.mark_ready("PR_x")
+        gh.mark_ready("PR_x", "acme/widgets")
     assert "GraphQL" in str(caught.value)
 
 

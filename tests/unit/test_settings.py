@@ -81,7 +81,7 @@ def test_settings_repr_never_shows_the_token() -> None:
 @pytest.mark.parametrize(
     ("argv", "env", "fragment"),
     [
-        pytest.param([], {"SWEEPER_LOCK_NAMESPACE": "ops"}, "no GitHub token", id="no-token"),
+        pytest.param([], {"SWEEPER_LOCK_NAMESPACE": "ops"}, "no GitHub credentials", id="no-token"),
         pytest.param(["--github-token-file", "/nonexistent"], ENV, "cannot read", id="token-file"),
         pytest.param(["--namespace", "Bad_NS"], ENV, "--namespace", id="namespace"),
         pytest.param(["--min-age", "soon"], ENV, "--min-age", id="min-age"),
@@ -204,3 +204,65 @@ def test_rate_reserve_default_flag_and_environment() -> None:
     assert str(settings_from([], env)[0].rate_reserve) == "500"
     assert str(settings_from(["--rate-reserve", "0"], env)[0].rate_reserve) == "0"
     assert settings_from([], env)[0].public()["rate_reserve"] == "500"
+
+
+def _rsa_key_file(tmp_path: Path) -> Path:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path / "app.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+def test_a_github_app_instead_of_a_token(tmp_path: Path) -> None:
+    """App ID and key (flags or environment); the key never shows in the settings."""
+    key = _rsa_key_file(tmp_path)
+    env = {"SWEEPER_LOCK_NAMESPACE": "ops", "GITHUB_APP_ID": "Iv1.abc123"}
+    s, _ = settings_from(["--github-app-private-key-file", str(key)], env)
+    assert s.app is not None and s.app.app_id == "Iv1.abc123" and s.app.installation_id is None
+    assert s.github_token == ""
+    assert "PRIVATE KEY" not in repr(s) + repr(s.app) + str(s.public())
+    pinned, _ = settings_from(
+        ["--github-app-private-key-file", str(key), "--github-app-installation-id", "99"], env
+    )
+    assert pinned.app is not None and pinned.app.installation_id == 99
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "fragment"),
+    [
+        pytest.param(["--github-app-id", "1"], ENV, "give exactly one", id="both"),
+        pytest.param(["--github-app-id", "1"], {}, "needs both", id="no-key"),
+        pytest.param(["--github-app-id", "x y"], {}, "needs both", id="bad-id-no-key"),
+        pytest.param(
+            ["--github-app-private-key-file", "/nonexistent", "--github-app-id", "1"],
+            {},
+            "cannot read --github-app-private-key-file /nonexistent",
+            id="unreadable",
+        ),
+    ],
+)
+def test_bad_app_settings(argv: list[str], env: dict[str, str], fragment: str) -> None:
+    """Exactly one of token and App; an App needs its ID and a readable key."""
+    with pytest.raises(ConfigError, match=fragment):
+        settings_from(argv, {"SWEEPER_LOCK_NAMESPACE": "ops", **env})
+
+
+def test_a_key_file_that_is_not_an_rsa_key_is_named_not_shown(tmp_path: Path) -> None:
+    """The message names the file and never quotes it."""
+    bad = tmp_path / "bad.pem"
+    bad.write_text("-----BEGIN NONSENSE-----\nc2VjcmV0\n")
+    with pytest.raises(ConfigError) as caught:
+        settings_from(
+            ["--github-app-id", "1", "--github-app-private-key-file", str(bad)],
+            {"SWEEPER_LOCK_NAMESPACE": "ops"},
+        )
+    assert str(bad) in str(caught.value) and "c2VjcmV0" not in str(caught.value)
