@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from sweeper.outcomes import Reason
 
-# A stop for every bucket: a secondary limit is about the token, not one bucket.
+# A stop for every bucket: a secondary limit is about the token (as a GitHub App, about
+# one installation: "all@OWNER"), not one bucket.
 ALL = "all"
 
 
@@ -20,7 +21,8 @@ class Budget:
 
     def deferral(self, bucket: str, creating: bool = False) -> tuple[Reason, str] | None:
         """Why the next call from `bucket` must wait for another run, if it must."""
-        stop = self.stops.get(bucket) or self.stops.get(ALL)
+        scope = bucket[bucket.index("@") :] if "@" in bucket else ""
+        stop = self.stops.get(bucket) or self.stops.get(ALL + scope)
         if stop:
             return stop[0], f"GitHub work stopped for this run: {stop[1]}"
         if creating and self.creates >= self.max_create:

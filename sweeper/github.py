@@ -67,8 +67,10 @@ class RateLimited(GitHubError):
     ) -> None:
         super().__init__(message, status)
         self.secondary = secondary
-        # What stops: a primary limit one bucket, a secondary limit the whole token.
-        self.bucket = "all" if secondary else bucket
+        # What stops: a primary limit one bucket, a secondary limit the whole token (as a
+        # GitHub App: the whole installation, "all@OWNER").
+        scope = bucket[bucket.index("@") :] if "@" in bucket else ""
+        self.bucket = "all" + scope if secondary else bucket
 
 
 class ReserveReached(RateLimited):
@@ -254,8 +256,9 @@ def _missing_permissions(granted: Mapping[str, Any]) -> str:
 @dataclass
 class _Limits:
     buckets: dict[str, _Bucket] = field(default_factory=dict)
-    secondary_hits: int = 0
-    last_write: float = 0.0
+    # Per scope (an App's installation, or "" for a token): GitHub counts them apart.
+    secondary_hits: Counter[str] = field(default_factory=Counter)
+    last_write: dict[str, float] = field(default_factory=dict)
 
     def bucket(self, name: str) -> _Bucket:
         return self.buckets.setdefault(name, _Bucket())
@@ -465,7 +468,8 @@ class GitHub:
             raise GraphQLUnavailable(answer.unavailable, 200)
         if answer.rate_limited:
             self._limits.bucket("graphql").remaining = 0
-            raise RateLimited(answer.rate_limited, 200, secondary=False, bucket="graphql")
+            bucket = self.bucket_key("graphql", batch[0].repo)
+            raise RateLimited(answer.rate_limited, 200, secondary=False, bucket=bucket)
         return answer
 
     def _complete(self, lookup: Lookup, view: View | Unanswered) -> View | Unanswered:
@@ -633,7 +637,7 @@ class GitHub:
                     break
         if response.status_code < 300:
             return response
-        raise self._error(method, url, response)
+        raise self._error(method, url, response, scope)
 
     def _exchange(
         self,
@@ -656,7 +660,7 @@ class GitHub:
             if reserve:
                 self._keep_reserve(bucket, cost)
             if writing:
-                self._pace_write()
+                self._pace_write(scope)
             self.calls[kind] += 1
             self.used[bucket] += cost if bucket.startswith("core") or writing else 0
             try:
@@ -791,7 +795,9 @@ class GitHub:
             self._seed_limits(limits, scope)
         return token
 
-    def _error(self, method: str, url: str, response: requests.Response) -> GitHubError:
+    def _error(
+        self, method: str, url: str, response: requests.Response, scope: str = ""
+    ) -> GitHubError:
         status, body = response.status_code, _json(response, strict=False)
         where = f"{method} {_path(url)}"
         message = f"{where}: {_message(body, status)}"
@@ -804,7 +810,7 @@ class GitHub:
                 message,
                 status,
                 secondary=not is_primary_limit(status, response.headers),
-                bucket=response.headers.get("x-ratelimit-resource") or "core",
+                bucket=(response.headers.get("x-ratelimit-resource") or "core") + scope,
             )
         if status == 403:
             return PermissionDenied(message, status)
@@ -830,8 +836,9 @@ class GitHub:
             return True
         if not is_secondary_limit(status, headers, _json(response, strict=False)):
             return False
-        self._limits.secondary_hits += 1
-        if self._limits.secondary_hits > 1:
+        scope = bucket[bucket.index("@") :] if "@" in bucket else ""
+        self._limits.secondary_hits[scope] += 1
+        if self._limits.secondary_hits[scope] > 1:
             return False  # repeated hits: stop, as GitHub asks, before the token is banned
         wait = _header_int(headers, "retry-after") or self._t.secondary_wait_s
         if wait > self._t.max_rate_wait_s:
@@ -899,12 +906,12 @@ class GitHub:
         self._sleep(wait)
         state.remaining = None
 
-    def _pace_write(self) -> None:
-        """At least `write_interval` between mutating requests, as GitHub asks."""
-        gap = self._clock() - self._limits.last_write
+    def _pace_write(self, scope: str = "") -> None:
+        """At least `write_interval` between mutating requests of one token, as GitHub asks."""
+        gap = self._clock() - self._limits.last_write.get(scope, 0.0)
         if gap < self._write_interval:
             self._sleep(self._write_interval - gap)
-        self._limits.last_write = self._clock()
+        self._limits.last_write[scope] = self._clock()
 
 
 def _iso(epoch: float) -> str:

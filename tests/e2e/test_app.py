@@ -216,3 +216,17 @@ def test_no_key_jwt_or_token_appears_in_any_output(world: World, app: Path) -> N
     assert "ghs_standin" not in output
     assert not any(line in output for line in app.read_text().splitlines() if len(line) > 16)
     assert "eyJ" not in output  # the start of every JWT
+
+
+def test_a_secondary_limit_on_one_installation_defers_only_its_owner(
+    world: World, app: Path
+) -> None:
+    """GitHub says stop to acme's installation: acme's branch waits, other's still opens."""
+    two_owners(world)
+    world.github.install("acme")
+    world.github.install("other")
+    world.github.secondary_limit(2, retry_after=1)
+    run = as_app(world, app)
+    assert run.code == 0, run.stdout
+    assert run.outcome("foreman/alpha/issue-1") == ("deferred", "rate-limited")
+    assert run.outcome("foreman/beta/issue-1") == ("opened", "missing-pr")

@@ -930,6 +930,8 @@ class GitHubStandIn(LocalServer):
         method, seg = req.method, req.segments
         if seg == ["rate_limit"] and method == "GET":
             return 200, self._rate_limit_json(), {}
+        if self._principal == "jwt":  # the App's own calls: limits of their own
+            return self._serve_app(method, seg)
         if seg == ["graphql"] and method == "POST":  # its own bucket and its own limits
             if req.body is _BAD_JSON:
                 raise _error(400, "Problems parsing JSON")
@@ -956,8 +958,6 @@ class GitHubStandIn(LocalServer):
             )
         if req.body is _BAD_JSON:
             raise _error(400, "Problems parsing JSON")
-        if self._principal == "jwt":
-            return self._serve_app(method, seg)
         if seg == ["user"] and method == "GET":
             return 200, self._private_user_json(), {}
         if len(seg) < 3 or seg[0] != "repos":

@@ -74,3 +74,12 @@ def test_progress_is_logged_after_each_batch_and_every_interval() -> None:
     assert [line["phase"] for line in lines] == ["act", "learn"]
     assert lines[0]["workloads_listed"] == 7 and lines[0]["counts"] == {"opened": 2}
     assert lines[0]["elapsed_s"] == 31.0
+
+
+def test_a_secondary_limit_of_one_installation_stops_only_that_owner() -> None:
+    """As a GitHub App, `all@acme` stops acme's buckets, not other's."""
+    budget = Budget(max_create=5)
+    budget.stop("all@acme", Reason.RATE_LIMITED, "secondary rate limit")
+    assert budget.deferral("core@acme") is not None
+    assert budget.deferral("graphql@acme") is not None
+    assert budget.deferral("core@other") is None
