@@ -262,20 +262,10 @@ def test_the_app_component_patches_the_cronjob_into_a_valid_app_variant() -> Non
 
 def test_the_app_variants_args_and_env_are_accepted_by_the_cli(tmp_path: Path) -> None:
     """The container's own args and env (the Secret's files in place) make valid settings."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     from sweeper.cli import settings_from
+    from tests.fixtures.keys import key_file as make_key_file
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    key_file = tmp_path / "private-key.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    key_file = make_key_file(tmp_path, name="private-key.pem")
     [container] = app_cronjob()["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     args = [
         a.replace("/var/run/secrets/github-app/private-key.pem", str(key_file))

@@ -12,42 +12,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.e2e.harness import Run, World
+from tests.fixtures.keys import key_file, private_pem, public_pem, rsa_key
 
 pytestmark = pytest.mark.e2e
 APP_ID = 424242
 
 
 def pem(key: Any) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    return private_pem(key)
 
 
 @pytest.fixture(scope="module")
 def keys() -> tuple[Any, Any]:
-    return (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048),
-        rsa.generate_private_key(public_exponent=65537, key_size=2048),
-    )
+    return rsa_key(0), rsa_key(1)
 
 
 @pytest.fixture
 def app(world: World, keys: tuple[Any, Any]) -> Iterator[Path]:
     """The App enabled on the stand-in; the path of its private key file."""
-    key = keys[0]
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    world.github.enable_app(APP_ID, public)
-    path = world.tmp / "app-key.pem"
-    path.write_bytes(pem(key))
-    yield path
+    world.github.enable_app(APP_ID, public_pem(keys[0]))
+    yield key_file(world.tmp, 0, "app-key.pem")
 
 
 def as_app(world: World, key_file: Path, *args: str, **env: str) -> Run:

@@ -8,19 +8,16 @@ from typing import Any
 import jwt
 import pytest
 import responses
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sweeper.github import AppNotInstalled, GitHub, PermissionDenied, Unauthorized
 from sweeper.settings import AppCredentials, Tunables
+from tests.fixtures.keys import private_pem, rsa_key
 from tests.standins.github import skeleton
 
 API = "https://api.github.com"
 NOW = 1_800_000_000.0
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-PEM = KEY.private_bytes(
-    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-).decode()
+KEY = rsa_key(0)
+PEM = private_pem(KEY).decode()
 FAST = Tunables(read_retries=0, retry_backoff_s=0, new_token_wait_s=2.0, token_margin_s=300)
 GRANTED = {"contents": "read", "metadata": "read", "pull_requests": "write"}
 

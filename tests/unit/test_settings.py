@@ -207,19 +207,9 @@ def test_rate_reserve_default_flag_and_environment() -> None:
 
 
 def _rsa_key_file(tmp_path: Path) -> Path:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from tests.fixtures.keys import key_file
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path = tmp_path / "app.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
+    return key_file(tmp_path)
 
 
 def test_a_github_app_instead_of_a_token(tmp_path: Path) -> None:
