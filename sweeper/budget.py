@@ -11,6 +11,11 @@ from sweeper.outcomes import Reason
 ALL = "all"
 
 
+def scope_of(bucket: str) -> str:
+    """The `@OWNER` part of a GitHub App's bucket name ("" for a token's)."""
+    return bucket[bucket.index("@") :] if "@" in bucket else ""
+
+
 @dataclass
 class Budget:
     max_create: int
@@ -21,8 +26,7 @@ class Budget:
 
     def deferral(self, bucket: str, creating: bool = False) -> tuple[Reason, str] | None:
         """Why the next call from `bucket` must wait for another run, if it must."""
-        scope = bucket[bucket.index("@") :] if "@" in bucket else ""
-        stop = self.stops.get(bucket) or self.stops.get(ALL + scope)
+        stop = self.stops.get(bucket) or self.stops.get(ALL + scope_of(bucket))
         if stop:
             return stop[0], f"GitHub work stopped for this run: {stop[1]}"
         if creating and self.creates >= self.max_create:

@@ -24,6 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from sweeper import __version__
+from sweeper.budget import ALL, scope_of
 from sweeper.core import Pull
 from sweeper.lookups import Answer, Lookup, Rate, Unanswered, View, build_query, read_answer
 from sweeper.model import as_mapping
@@ -63,14 +64,13 @@ class RateLimited(GitHubError):
     reason = Reason.RATE_LIMITED
 
     def __init__(
-        self, message: str, status: int | None, secondary: bool, bucket: str = "all"
+        self, message: str, status: int | None, secondary: bool, bucket: str = ALL
     ) -> None:
         super().__init__(message, status)
         self.secondary = secondary
         # What stops: a primary limit one bucket, a secondary limit the whole token (as a
         # GitHub App: the whole installation, "all@OWNER").
-        scope = bucket[bucket.index("@") :] if "@" in bucket else ""
-        self.bucket = "all" + scope if secondary else bucket
+        self.bucket = ALL + scope_of(bucket) if secondary else bucket
 
 
 class ReserveReached(RateLimited):
@@ -467,8 +467,8 @@ class GitHub:
         if answer.unavailable:
             raise GraphQLUnavailable(answer.unavailable, 200)
         if answer.rate_limited:
-            self._limits.bucket("graphql").remaining = 0
             bucket = self.bucket_key("graphql", batch[0].repo)
+            self._limits.bucket(bucket).remaining = 0
             raise RateLimited(answer.rate_limited, 200, secondary=False, bucket=bucket)
         return answer
 
@@ -836,7 +836,7 @@ class GitHub:
             return True
         if not is_secondary_limit(status, headers, _json(response, strict=False)):
             return False
-        scope = bucket[bucket.index("@") :] if "@" in bucket else ""
+        scope = scope_of(bucket)
         self._limits.secondary_hits[scope] += 1
         if self._limits.secondary_hits[scope] > 1:
             return False  # repeated hits: stop, as GitHub asks, before the token is banned

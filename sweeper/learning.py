@@ -64,16 +64,16 @@ class Learner:
 
     def _read(self, batch: Sequence[Lookup]) -> dict[Lookup, Known]:
         known: dict[Lookup, Known] = {}
-        asking: list[Lookup] = []
+        asking: dict[str, list[Lookup]] = {}
         for lookup in batch:  # a bucket that said stop defers only its own branches
             bucket = self.github.bucket_key("core" if self.by_rest else "graphql", lookup.repo)
             deferral = self.budget.deferral(bucket)
             if deferral:
                 known[lookup] = Deferred(*deferral)
             else:
-                asking.append(lookup)
-        if asking:
-            known.update(self._ask(asking))
+                asking.setdefault(bucket, []).append(lookup)
+        for group in asking.values():  # one bucket's rate limit never defers another's
+            known.update(self._ask(group))
         return known
 
     def _ask(self, batch: Sequence[Lookup]) -> dict[Lookup, Known]:

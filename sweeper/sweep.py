@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 from sweeper.acting import Actor, Effects
 from sweeper.budget import Budget
@@ -58,7 +59,7 @@ class Sweep:
         if self.s.use_lock and not self.s.dry_run and not self._lock():
             return self.summary
         try:
-            tick = lambda: self.progress.tick("list")  # noqa: E731
+            tick = partial(self.progress.tick, "list")
             todo = pending(self.kube, self.s, self.policy, self.log, self.summary, tick)
             self.progress.pending = len(todo)
             size = self.s.tunables.plan_window
