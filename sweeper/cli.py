@@ -41,6 +41,9 @@ GitHub reads: batched GraphQL queries (about one point per 100 branches, from Gr
 notify: review requests and labels apply to PRs the sweeper opens; a failure there is a
   warning on the decision line (field "warnings"), never a failed PR.
 
+report: `foreman-pr-sweeper report [FILE] [--format text|markdown]` reads a run's log
+  (FILE, or standard input) and prints what an operator reads: `report --help`.
+
 exit codes:
   0  the pass ran and nothing failed (also: another run holds the lock)
   1  the pass ran and at least one item failed; the rest still ran
@@ -270,6 +273,11 @@ def settings_from(
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["report"]:
+        from sweeper.readout import main as report  # reads a log; needs no cluster or token
+
+        return report(args[1:], sys.stdin, sys.stdout)
     try:
         settings, kubeconfig = settings_from(argv, env)
     except ConfigError as err:
