@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 
 from sweeper import __version__
 from sweeper.errors import KubeError
 from sweeper.github import GitHub, GitHubError, RateLimited, Unauthorized
-from sweeper.report import configure
+from sweeper.metrics import Metrics, Pushgateway
+from sweeper.ports import KubePort
+from sweeper.report import Summary, configure
 from sweeper.settings import ConfigError, Settings, build
-from sweeper.sweep import run_sweep
+from sweeper.sweep import run_facts, run_sweep
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -193,6 +196,13 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "(default 20%%) [SWEEPER_RATE_RESERVE]",
     )
     add(
+        "--pushgateway-url",
+        metavar="URL",
+        default=env.get("SWEEPER_PUSHGATEWAY_URL") or None,
+        help="push the run's metrics to this Prometheus Pushgateway at the end of every run, "
+        "under job foreman-pr-sweeper (default: off) [SWEEPER_PUSHGATEWAY_URL]",
+    )
+    add(
         "--page-size",
         type=int,
         metavar="N",
@@ -266,6 +276,7 @@ def settings_from(
         app_id=args.github_app_id,
         app_key_file=args.github_app_private_key_file,
         app_installation_id=args.github_app_installation_id,
+        pushgateway_url=args.pushgateway_url,
         env=env,
     )
     return settings, args.kubeconfig
@@ -301,6 +312,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     )
     from sweeper.kube import connect  # the client is slow to import; --help never needs it
 
+    started = time.monotonic()
     github = GitHub(
         settings.github_api_url,
         settings.github_token,
@@ -310,24 +322,35 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         app=settings.app,
         secrets=secrets,
     )
+    url = settings.pushgateway_url
+    metrics = Metrics(Pushgateway(url, settings.tunables.push_timeout_s) if url else None, log)
+    kube: KubePort | None = None
+
+    def ended(event: str, reason: str, detail: str, code: int, result: str) -> int:
+        """A run that stopped before or during the pass: metrics, then its closing line."""
+        duration_s = round(time.monotonic() - started, 3)
+        facts = run_facts(settings, Summary(), github, kube, duration_s, code, result)
+        metrics.push(facts)
+        log.error(event, reason=reason, detail=detail)
+        return code
+
     try:
-        kube = connect(kubeconfig)
-        kube.check(settings.namespaces)
-        github.check_token()
-    except KubeError as err:
-        log.error("sweep.config_error", reason="cluster", detail=str(err))
-        return EXIT_CONFIG
-    except Unauthorized as err:
-        log.error("sweep.config_error", reason="github-auth", detail=str(err))
-        return EXIT_CONFIG
-    except (RateLimited, GitHubError) as err:
-        log.error("sweep.config_error", reason="github-unreachable", detail=str(err))
-        return EXIT_CONFIG
-    try:
-        return run_sweep(settings, kube, github, log).exit_code
-    except KubeError as err:
-        log.error("sweep.aborted", reason="cluster", detail=str(err))
-        return EXIT_FAILED
+        try:
+            kube = connect(kubeconfig)
+            kube.check(settings.namespaces)
+            github.check_token()
+        except KubeError as err:
+            return ended("sweep.config_error", "cluster", str(err), EXIT_CONFIG, "config-error")
+        except Unauthorized as err:
+            return ended("sweep.config_error", "github-auth", str(err), EXIT_CONFIG, "config-error")
+        except (RateLimited, GitHubError) as err:
+            return ended(
+                "sweep.config_error", "github-unreachable", str(err), EXIT_CONFIG, "config-error"
+            )
+        try:
+            return run_sweep(settings, kube, github, log, metrics).exit_code
+        except KubeError as err:
+            return ended("sweep.aborted", "cluster", str(err), EXIT_FAILED, "aborted")
     finally:
         github.close()
 

@@ -67,6 +67,7 @@ class Summary:
     """The run's tally: what `sweep.finished` reports and the exit code tells."""
 
     counts: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)  # (outcome, reason)
     workloads: Counter[str] = field(default_factory=Counter)
     record_failures: int = 0
     lock_held_by: str | None = None
@@ -78,12 +79,22 @@ class Summary:
             return 2
         return 1 if self.counts[Outcome.FAILED] or self.record_failures else 0
 
+    @property
+    def result(self) -> str:
+        """How the run ended, in a word: the metrics' `result` label."""
+        if self.lock_error:
+            return "config-error"
+        if self.lock_held_by:
+            return "lock-held"
+        return "failed" if self.exit_code else "success"
+
 
 def decision_line(
     log: Log, summary: Summary, wl: Workload, d: Decision, recorded: bool, dry_run: bool
 ) -> None:
     """The canonical line for one branch: its outcome, reason and detail."""
     summary.counts[d.outcome] += 1
+    summary.reasons[str(d.outcome), str(d.reason)] += 1
     level = log.error if d.outcome is Outcome.FAILED else log.info
     if d.warnings and d.outcome is not Outcome.FAILED:
         level = log.warning
@@ -109,6 +120,7 @@ def decision_line(
 def workload_failed(log: Log, summary: Summary, wl: Workload, detail: str, dry_run: bool) -> None:
     """A Workload that could not be judged at all: one failed line, the pass goes on."""
     summary.counts[Outcome.FAILED] += 1
+    summary.reasons[str(Outcome.FAILED), "workload-error"] += 1
     log.error(
         "pr.decision",
         namespace=wl.namespace,

@@ -85,6 +85,8 @@ class Tunables:
     token_margin_s: float = 300.0
     # A brand-new installation token GitHub refuses is tried again after this wait.
     new_token_wait_s: float = 2.0
+    # The Pushgateway push at the end of a run: an unreachable gateway costs at most this.
+    push_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True, repr=False)
@@ -122,6 +124,7 @@ class Settings:
     labels: tuple[str, ...] = ()
     rate_reserve: Reserve = Reserve()
     app: AppCredentials | None = None
+    pushgateway_url: str | None = None
     tunables: Tunables = Tunables()
 
     def __repr__(self) -> str:  # never print the token, even by accident
@@ -148,6 +151,7 @@ class Settings:
             "reviewers": list(self.reviewers),
             "team_reviewers": list(self.team_reviewers),
             "labels": list(self.labels),
+            "pushgateway_url": self.pushgateway_url,
         }
 
 
@@ -237,6 +241,15 @@ def validate_api_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def validate_pushgateway_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(f"--pushgateway-url {url!r} is not an http(s) URL")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError("--pushgateway-url must not carry credentials, a query or a fragment")
+    return url.rstrip("/")
+
+
 def default_lock_namespace(env: Mapping[str, str]) -> str:
     try:
         return SA_NAMESPACE_FILE.read_text(encoding="utf-8").strip() or "default"
@@ -269,6 +282,7 @@ def build(
     app_id: str | None = None,
     app_key_file: str | None = None,
     app_installation_id: str | None = None,
+    pushgateway_url: str | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> Settings:
     """Checks every setting; raises ConfigError naming the first bad one."""
@@ -340,4 +354,5 @@ def build(
         team_reviewers=tuple(dict.fromkeys(team_reviewers)),
         labels=tuple(dict.fromkeys(labels)),
         rate_reserve=parse_reserve(rate_reserve),
+        pushgateway_url=validate_pushgateway_url(pushgateway_url) if pushgateway_url else None,
     )

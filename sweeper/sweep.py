@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from functools import partial
 
+from sweeper import __version__
 from sweeper.acting import Actor, Effects
 from sweeper.budget import Budget
 from sweeper.core import HAS_PR, Candidate, Policy
@@ -23,6 +24,7 @@ from sweeper.learning import Known, Learner
 from sweeper.listing import pending
 from sweeper.lock import LockHeld, RunLock
 from sweeper.lookups import Lookup
+from sweeper.metrics import Metrics, RunFacts
 from sweeper.model import Workload
 from sweeper.outcomes import Outcome
 from sweeper.planning import Planned, plan_window
@@ -128,9 +130,45 @@ class Sweep:
                 self.recorder.event(wl, decision)
 
 
-def run_sweep(settings: Settings, kube: KubePort, github: GitHubPort, log: Log) -> Summary:
+def run_facts(
+    settings: Settings,
+    summary: Summary,
+    github: GitHubPort,
+    kube: KubePort | None,
+    duration_s: float,
+    exit_code: int | None = None,
+    result: str | None = None,
+) -> RunFacts:
+    """The run's numbers for the Pushgateway, also for runs that ended before the pass."""
+    return RunFacts(
+        finished_at=time.time(),
+        duration_s=duration_s,
+        exit_code=summary.exit_code if exit_code is None else exit_code,
+        result=result or summary.result,
+        dry_run=settings.dry_run,
+        version=__version__,
+        decisions=dict(summary.reasons),
+        workloads=dict(summary.workloads),
+        record_failures=summary.record_failures,
+        github_requests=dict(github.calls),
+        github_rate=github.rate_report(),
+        kube_requests=dict(kube.calls) if kube is not None else {},
+    )
+
+
+def run_sweep(
+    settings: Settings,
+    kube: KubePort,
+    github: GitHubPort,
+    log: Log,
+    metrics: Metrics | None = None,
+) -> Summary:
+    """The pass, the metrics push, then `sweep.finished`: always the run's last line."""
     started = time.monotonic()
     summary = Sweep(settings, kube, github, log).run()
+    duration_s = round(time.monotonic() - started, 3)
+    if metrics is not None:
+        metrics.push(run_facts(settings, summary, github, kube, duration_s))
     log.info(
         "sweep.finished",
         counts={str(k): v for k, v in sorted(summary.counts.items())},
@@ -142,7 +180,8 @@ def run_sweep(settings: Settings, kube: KubePort, github: GitHubPort, log: Log) 
         github_rate=github.rate_report(),
         kube_calls=dict(sorted(kube.calls.items())),
         dry_run=settings.dry_run,
+        result=summary.result,
         exit_code=summary.exit_code,
-        duration_s=round(time.monotonic() - started, 3),
+        duration_s=duration_s,
     )
     return summary

@@ -1,0 +1,203 @@
+"""Metrics: the run's results pushed to a Prometheus Pushgateway at the end of every run.
+
+Prometheus' guidance for a service-level batch job: push once, when it ends. The series
+live in the group `job="foreman-pr-sweeper", mode="sweep"` (`mode="dry-run"` for a dry
+run, so a rehearsal never overwrites the schedule's numbers). Every series describes the
+last run, so all are gauges (no `_total`), and no label ever names a branch, a Workload
+or a URL.
+
+A run that exits 0 replaces the whole group (PUT) and sets the last-success time. Any
+other run replaces only the series it pushes (POST) and pushes no last-success time, so
+the last success survives failed runs: `time() - last_success > 2 * schedule` is the
+alert. `RunFacts` is plain data; `families` turns it into metric families without I/O;
+`Pushgateway` is the thin adapter, whose failures are a warning line, never the run's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import push_to_gateway, pushadd_to_gateway
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from sweeper.report import Log
+
+JOB = "foreman-pr-sweeper"
+PREFIX = "foreman_pr_sweeper_"
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What one run did, as plain data: the closing line's numbers, for the gateway."""
+
+    finished_at: float  # Unix time
+    duration_s: float
+    exit_code: int
+    result: str  # success | failed | lock-held | config-error | aborted
+    dry_run: bool
+    version: str
+    decisions: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (outcome, reason)
+    workloads: Mapping[str, int] = field(default_factory=dict)  # by triage state
+    record_failures: int = 0
+    github_requests: Mapping[str, int] = field(default_factory=dict)  # by kind
+    github_rate: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by bucket
+    kube_requests: Mapping[str, int] = field(default_factory=dict)  # by verb
+
+    @property
+    def mode(self) -> str:
+        return "dry-run" if self.dry_run else "sweep"
+
+
+def _gauge(name: str, doc: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:
+    return GaugeMetricFamily(PREFIX + name, doc, labels=list(labels))
+
+
+def _split_bucket(bucket: str) -> tuple[str, str]:
+    """`core@acme` is the `core` bucket of the installation on `acme`; a token's has none."""
+    name, _, installation = bucket.partition("@")
+    return name, installation
+
+
+def families(run: RunFacts) -> list[Metric]:
+    """The run as metric families; pure, so tests can read them without a gateway."""
+    out: list[Metric] = []
+
+    def single(name: str, doc: str, value: float) -> None:
+        family = _gauge(name, doc)
+        family.add_metric([], value)
+        out.append(family)
+
+    single("last_run_timestamp_seconds", "When the last run ended (Unix time).", run.finished_at)
+    if run.exit_code == 0:
+        single(
+            "last_success_timestamp_seconds",
+            "When the last run that exited 0 ended (Unix time); kept across failed runs.",
+            run.finished_at,
+        )
+    single("last_run_exit_code", "Exit code of the last run (0, 1 or 2).", run.exit_code)
+    single("last_run_duration_seconds", "Wall time of the last run.", run.duration_s)
+    info = _gauge(
+        "last_run_info",
+        "Always 1: how the last run ended (success, failed, lock-held, config-error, "
+        "aborted) and the sweeper's version.",
+        ["result", "version"],
+    )
+    info.add_metric([run.result, run.version], 1)
+    out.append(info)
+
+    decisions = _gauge(
+        "decisions",
+        "Branch decisions of the last run, by outcome and reason.",
+        ["outcome", "reason"],
+    )
+    for (outcome, reason), count in sorted(run.decisions.items()):
+        decisions.add_metric([outcome, reason], count)
+    out.append(decisions)
+    workloads = _gauge("workloads", "Workloads the last run listed, by triage state.", ["state"])
+    for state, count in sorted(run.workloads.items()):
+        workloads.add_metric([state], count)
+    out.append(workloads)
+    single(
+        "record_failures",
+        "Records (annotations) the last run could not write; the next run retries them.",
+        run.record_failures,
+    )
+
+    requests = _gauge(
+        "github_requests",
+        "GitHub API requests of the last run, by kind (read, write, graphql, app).",
+        ["kind"],
+    )
+    for kind, count in sorted(run.github_requests.items()):
+        if kind != "graphql_points":  # points are quota, below
+            requests.add_metric([kind], count)
+    out.append(requests)
+    labels = ["bucket", "installation"]
+    used = _gauge(
+        "github_quota_used",
+        "GitHub quota the last run spent (REST requests, GraphQL points), per bucket and "
+        "installation.",
+        labels,
+    )
+    remaining = _gauge(
+        "github_quota_remaining", "GitHub quota left at the end of the last run.", labels
+    )
+    limit = _gauge("github_quota_limit", "GitHub quota per hour, per bucket.", labels)
+    for bucket, rate in sorted(run.github_rate.items()):
+        key = list(_split_bucket(bucket))
+        used.add_metric(key, rate.get("used") or 0)
+        for family, value in ((remaining, rate.get("remaining")), (limit, rate.get("limit"))):
+            if isinstance(value, int | float):
+                family.add_metric(key, value)
+    out += [used, remaining, limit]
+
+    kube = _gauge(
+        "kubernetes_requests", "Kubernetes API requests of the last run, by verb.", ["verb"]
+    )
+    for verb, count in sorted(run.kube_requests.items()):
+        kube.add_metric([verb], count)
+    out.append(kube)
+    return out
+
+
+class _Facts(Collector):
+    def __init__(self, run: RunFacts) -> None:
+        self.run = run
+
+    def collect(self) -> Iterable[Metric]:
+        return families(self.run)
+
+
+def public_url(url: str) -> str:
+    """The URL as a log line may show it: no user, no password."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class Pushgateway:
+    """Pushes one run's families; raises OSError (or ValueError) when the gateway fails."""
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        self.url, self.timeout_s = url, timeout_s
+
+    def push(self, run: RunFacts) -> None:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Facts(run))
+        send = push_to_gateway if run.exit_code == 0 else pushadd_to_gateway
+        send(
+            self.url,
+            job=JOB,
+            registry=registry,
+            grouping_key={"mode": run.mode},
+            timeout=self.timeout_s,
+        )
+
+
+class Metrics:
+    """The push at the end of a run, as the run sees it: a line saying how it went."""
+
+    def __init__(self, gateway: Pushgateway | None, log: Log) -> None:
+        self.gateway, self.log = gateway, log
+
+    def push(self, run: RunFacts) -> None:
+        if self.gateway is None:
+            return
+        url = public_url(self.gateway.url)
+        try:
+            self.gateway.push(run)
+        except Exception as err:  # an unreachable gateway must never fail the run
+            self.log.warning(
+                "metrics.push_failed",
+                url=url,
+                reason="pushgateway-unreachable",
+                detail=f"{type(err).__name__}: {err}"[:300],
+            )
+            return
+        self.log.info("metrics.pushed", url=url, job=JOB, mode=run.mode, result=run.result)

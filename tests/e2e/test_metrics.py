@@ -1,0 +1,129 @@
+"""End to end: every run leaves its numbers on a real Prometheus Pushgateway."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.e2e.harness import Run, World
+from tests.real.pushgateway import Pushgateway, free_port, pushgateway
+
+pytestmark = pytest.mark.e2e
+SWEEP = {"job": "foreman-pr-sweeper", "mode": "sweep"}
+DRY = {"job": "foreman-pr-sweeper", "mode": "dry-run"}
+
+
+@pytest.fixture
+def gateway() -> Iterator[Pushgateway]:
+    with pushgateway() as gw:
+        yield gw
+
+
+def events(run: Run) -> list[str]:
+    return [line["event"] for line in run.lines]
+
+
+def test_a_backfill_leaves_its_series(world: World, gateway: Pushgateway) -> None:
+    world.simple(issues=[1, 2, 3])
+    run = world.sweep("--pushgateway-url", gateway.url)
+    assert run.code == 0
+    assert events(run)[-2:] == ["metrics.pushed", "sweep.finished"]
+    got = gateway.series(**SWEEP)
+    finished = got["foreman_pr_sweeper_last_run_timestamp_seconds"]
+    assert abs(finished - datetime.now(UTC).timestamp()) < 60
+    assert got["foreman_pr_sweeper_last_success_timestamp_seconds"] == finished
+    assert got["foreman_pr_sweeper_last_run_exit_code"] == 0
+    assert 0 < got["foreman_pr_sweeper_last_run_duration_seconds"] < 60
+    assert got['foreman_pr_sweeper_last_run_info{result="success",version="0.1.0"}'] == 1
+    assert got['foreman_pr_sweeper_decisions{outcome="opened",reason="missing-pr"}'] == 3
+    assert got['foreman_pr_sweeper_workloads{state="pending"}'] == 1
+    assert got["foreman_pr_sweeper_record_failures"] == 0
+    assert got['foreman_pr_sweeper_github_requests{kind="write"}'] == 3
+    assert got['foreman_pr_sweeper_github_requests{kind="graphql"}'] == 1
+    # A token has one quota per bucket: no installation label.
+    assert got['foreman_pr_sweeper_github_quota_used{bucket="core"}'] == 3  # /rate_limit is free
+    assert got['foreman_pr_sweeper_github_quota_used{bucket="graphql"}'] == 1
+    assert got['foreman_pr_sweeper_github_quota_limit{bucket="core"}'] == 5000
+    remaining = got['foreman_pr_sweeper_github_quota_remaining{bucket="core"}']
+    assert remaining == world.github.quota("token")["core"]
+    assert got['foreman_pr_sweeper_kubernetes_requests{verb="list"}'] >= 2
+    names = {key.split("{")[0] for key in got}
+    assert not any(n.endswith("_total") for n in names)  # gauges of one run, not counters
+    labels = [set(s.labels) for s in gateway.scrape() if s.name.startswith("foreman_pr")]
+    allowed = {"job", "mode", "instance", "result", "version", "outcome", "reason", "state"}
+    allowed |= {"kind", "bucket", "installation", "verb"}
+    assert set().union(*labels) <= allowed  # never a branch, a Workload or a URL
+
+
+def test_a_failed_run_keeps_the_last_success(world: World, gateway: Pushgateway) -> None:
+    world.simple("first", issues=[1])
+    assert world.sweep("--pushgateway-url", gateway.url).code == 0
+    success = gateway.series(**SWEEP)["foreman_pr_sweeper_last_success_timestamp_seconds"]
+    world.simple("second", issues=[2])
+    world.github.inject("POST", r"^/repos/acme/widgets/pulls$", status=500, times=1)
+    failed = world.sweep("--pushgateway-url", gateway.url)
+    assert failed.code == 1
+    got = gateway.series(**SWEEP)
+    assert got["foreman_pr_sweeper_last_success_timestamp_seconds"] == success
+    assert got["foreman_pr_sweeper_last_run_timestamp_seconds"] > success
+    assert got["foreman_pr_sweeper_last_run_exit_code"] == 1
+    assert got['foreman_pr_sweeper_last_run_info{result="failed",version="0.1.0"}'] == 1
+    assert not any('result="success"' in key for key in got)  # the family was replaced
+    assert got['foreman_pr_sweeper_decisions{outcome="failed",reason="github-error"}'] == 1
+    assert 'foreman_pr_sweeper_decisions{outcome="opened",reason="missing-pr"}' not in got
+    # A bad token is exit 2 before the pass: pushed too, the last success still kept.
+    bad = world.sweep("--pushgateway-url", gateway.url, GITHUB_TOKEN="wrong")
+    assert bad.code == 2 and events(bad)[-2:] == ["metrics.pushed", "sweep.config_error"]
+    got = gateway.series(**SWEEP)
+    assert got["foreman_pr_sweeper_last_run_exit_code"] == 2
+    assert got['foreman_pr_sweeper_last_run_info{result="config-error",version="0.1.0"}'] == 1
+    assert got["foreman_pr_sweeper_last_success_timestamp_seconds"] == success
+    # The next success replaces the whole group again.
+    assert world.sweep("--pushgateway-url", gateway.url).code == 0
+    got = gateway.series(**SWEEP)
+    assert got["foreman_pr_sweeper_last_success_timestamp_seconds"] > success
+    assert got['foreman_pr_sweeper_decisions{outcome="opened",reason="missing-pr"}'] == 1
+    assert not any("github-error" in key for key in got)
+
+
+def test_dry_runs_and_lock_held_runs_are_labelled(world: World, gateway: Pushgateway) -> None:
+    world.simple(issues=[1, 2])
+    assert world.sweep("--pushgateway-url", gateway.url, "--dry-run").code == 0
+    dry = gateway.series(**DRY)
+    assert dry['foreman_pr_sweeper_decisions{outcome="would-open",reason="missing-pr"}'] == 2
+    assert gateway.series(**SWEEP) == {}  # a rehearsal never overwrites the schedule's numbers
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    world.kube.seed(
+        {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": "foreman-pr-sweeper", "namespace": "sweeper"},
+            "spec": {
+                "holderIdentity": "other-run",
+                "leaseDurationSeconds": 900,
+                "acquireTime": now,
+                "renewTime": now,
+            },
+        }
+    )
+    held = world.sweep("--pushgateway-url", gateway.url)
+    assert held.code == 0 and events(held)[-1] == "sweep.finished"
+    got = gateway.series(**SWEEP)
+    assert got['foreman_pr_sweeper_last_run_info{result="lock-held",version="0.1.0"}'] == 1
+    assert got["foreman_pr_sweeper_last_run_exit_code"] == 0
+    assert not any("decisions" in key for key in got)
+    assert gateway.series(**DRY) == dry
+
+
+def test_an_unreachable_gateway_is_a_warning_never_a_failure(world: World) -> None:
+    world.simple(issues=[1])
+    url = f"http://127.0.0.1:{free_port()}"
+    run = world.sweep("--pushgateway-url", url)
+    assert run.code == 0
+    assert events(run)[-2:] == ["metrics.push_failed", "sweep.finished"]
+    warning = run.lines[-2]
+    assert warning["level"] == "warning" and warning["reason"] == "pushgateway-unreachable"
+    assert warning["url"] == url and "Connection refused" in warning["detail"]
+    assert world.pulls()  # the run did its job
