@@ -101,7 +101,7 @@ def sweeper_command() -> list[str]:
     return [installed] if installed else [sys.executable, "-m", "sweeper"]
 
 
-def sweep(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
+def sweep(env: dict[str, str], *args: str) -> str:
     proc = subprocess.run(
         [*sweeper_command(), "--log-format", "json", *args], env=env, capture_output=True, text=True
     )
@@ -117,7 +117,15 @@ def sweep(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
             print(f"  => counts {line['counts']}, exit code {proc.returncode}")
     if proc.stderr.strip():
         print(proc.stderr, file=sys.stderr)
-    return lines
+    return proc.stdout
+
+
+def report(log: str) -> None:
+    """`foreman-pr-sweeper report`, as an operator reads a run's log."""
+    proc = subprocess.run(
+        [*sweeper_command(), "report"], input=log, capture_output=True, text=True, check=True
+    )
+    print("    " + proc.stdout.rstrip().replace("\n", "\n    "))
 
 
 def main() -> int:
@@ -140,7 +148,9 @@ def main() -> int:
         print("1) foreman-pr-sweeper --dry-run   (decides and reports, writes nothing)")
         sweep(env, "--dry-run")
         print("\n2) foreman-pr-sweeper             (opens the missing PRs)")
-        sweep(env)
+        log = sweep(env)
+        print("\n   Its log, read by `foreman-pr-sweeper report`:\n")
+        report(log)
         print("\n3) foreman-pr-sweeper             (again: nothing left to do)")
         sweep(env)
         print(
