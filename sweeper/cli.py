@@ -15,7 +15,7 @@ from sweeper.metrics import Metrics, Pushgateway
 from sweeper.ports import KubePort
 from sweeper.report import Summary, configure
 from sweeper.settings import ConfigError, Settings, build
-from sweeper.sweep import run_facts, run_sweep
+from sweeper.sweep import finish, run_sweep
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -327,11 +327,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     kube: KubePort | None = None
 
     def ended(event: str, reason: str, detail: str, code: int, result: str) -> int:
-        """A run that stopped before or during the pass: metrics, then its closing line."""
-        duration_s = round(time.monotonic() - started, 3)
-        facts = run_facts(settings, Summary(), github, kube, duration_s, code, result)
-        metrics.push(facts)
+        """A run that stopped before the pass: why, the metrics, then the closing line."""
         log.error(event, reason=reason, detail=detail)
+        duration_s = round(time.monotonic() - started, 3)
+        finish(settings, Summary(), github, kube, log, metrics, duration_s, code, result)
         return code
 
     try:
@@ -347,10 +346,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             return ended(
                 "sweep.config_error", "github-unreachable", str(err), EXIT_CONFIG, "config-error"
             )
-        try:
-            return run_sweep(settings, kube, github, log, metrics).exit_code
-        except KubeError as err:
-            return ended("sweep.aborted", "cluster", str(err), EXIT_FAILED, "aborted")
+        return run_sweep(settings, kube, github, log, metrics).exit_code
     finally:
         github.close()
 

@@ -72,18 +72,22 @@ class Summary:
     record_failures: int = 0
     lock_held_by: str | None = None
     lock_error: str | None = None
+    aborted: str | None = None  # the cluster failed mid-pass
 
     @property
     def exit_code(self) -> int:
         if self.lock_error:
             return 2
-        return 1 if self.counts[Outcome.FAILED] or self.record_failures else 0
+        failed = self.counts[Outcome.FAILED] or self.record_failures or self.aborted
+        return 1 if failed else 0
 
     @property
     def result(self) -> str:
         """How the run ended, in a word: the metrics' `result` label."""
         if self.lock_error:
             return "config-error"
+        if self.aborted:
+            return "aborted"
         if self.lock_held_by:
             return "lock-held"
         return "failed" if self.exit_code else "success"

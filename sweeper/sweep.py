@@ -165,10 +165,32 @@ def run_sweep(
 ) -> Summary:
     """The pass, the metrics push, then `sweep.finished`: always the run's last line."""
     started = time.monotonic()
-    summary = Sweep(settings, kube, github, log).run()
-    duration_s = round(time.monotonic() - started, 3)
+    sweep = Sweep(settings, kube, github, log)
+    try:
+        summary = sweep.run()
+    except KubeError as err:  # the cluster went away mid-pass: what was done stays done
+        summary = sweep.summary
+        summary.aborted = str(err)
+        log.error("sweep.aborted", reason="cluster", detail=str(err))
+    finish(settings, summary, github, kube, log, metrics, round(time.monotonic() - started, 3))
+    return summary
+
+
+def finish(
+    settings: Settings,
+    summary: Summary,
+    github: GitHubPort,
+    kube: KubePort | None,
+    log: Log,
+    metrics: Metrics | None,
+    duration_s: float,
+    exit_code: int | None = None,
+    result: str | None = None,
+) -> None:
+    """The end of every run that started: the metrics push, then the closing line."""
+    facts = run_facts(settings, summary, github, kube, duration_s, exit_code, result)
     if metrics is not None:
-        metrics.push(run_facts(settings, summary, github, kube, duration_s))
+        metrics.push(facts)
     log.info(
         "sweep.finished",
         counts={str(k): v for k, v in sorted(summary.counts.items())},
@@ -177,11 +199,10 @@ def run_sweep(
         record_failures=summary.record_failures,
         lock_held_by=summary.lock_held_by,
         github_calls=dict(sorted(github.calls.items())),
-        github_rate=github.rate_report(),
-        kube_calls=dict(sorted(kube.calls.items())),
+        github_rate=facts.github_rate,
+        kube_calls=dict(sorted(facts.kube_requests.items())),
         dry_run=settings.dry_run,
-        result=summary.result,
-        exit_code=summary.exit_code,
+        result=facts.result,
+        exit_code=facts.exit_code,
         duration_s=duration_s,
     )
-    return summary

@@ -115,8 +115,9 @@ def test_a_wrong_key_is_a_configuration_error(
     wrong.write_bytes(pem(keys[1]))
     run = as_app(world, wrong)
     assert run.code == 2
-    assert run.lines[-1]["event"] == "sweep.config_error"
-    assert "do not match" in run.lines[-1]["detail"]
+    assert [line["event"] for line in run.lines[-2:]] == ["sweep.config_error", "sweep.finished"]
+    assert "do not match" in run.lines[-2]["detail"]
+    assert run.summary["exit_code"] == 2 and run.summary["result"] == "config-error"
     assert world.pulls() == []
 
 

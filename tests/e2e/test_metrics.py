@@ -75,7 +75,8 @@ def test_a_failed_run_keeps_the_last_success(world: World, gateway: Pushgateway)
     assert 'foreman_pr_sweeper_decisions{outcome="opened",reason="missing-pr"}' not in got
     # A bad token is exit 2 before the pass: pushed too, the last success still kept.
     bad = world.sweep("--pushgateway-url", gateway.url, GITHUB_TOKEN="wrong")
-    assert bad.code == 2 and events(bad)[-2:] == ["metrics.pushed", "sweep.config_error"]
+    assert bad.code == 2
+    assert events(bad)[-3:] == ["sweep.config_error", "metrics.pushed", "sweep.finished"]
     got = gateway.series(**SWEEP)
     assert got["foreman_pr_sweeper_last_run_exit_code"] == 2
     assert got['foreman_pr_sweeper_last_run_info{result="config-error",version="0.1.0"}'] == 1
@@ -127,3 +128,27 @@ def test_an_unreachable_gateway_is_a_warning_never_a_failure(world: World) -> No
     assert warning["level"] == "warning" and warning["reason"] == "pushgateway-unreachable"
     assert warning["url"] == url and "Connection refused" in warning["detail"]
     assert world.pulls()  # the run did its job
+
+
+def test_a_run_aborted_by_the_cluster_is_pushed_and_closed(
+    world: World, gateway: Pushgateway
+) -> None:
+    """The cluster fails after the start-up check: exit 1, result aborted, last line closes."""
+    world.simple(issues=[1])
+    seen = {"lists": 0}
+
+    def fail_the_listing(method: str, path: str, _: object) -> None:
+        if method == "GET" and path.endswith("/workloads"):
+            seen["lists"] += 1
+            if seen["lists"] == 2:  # the first is the start-up check
+                world.kube.inject("GET", r"/workloads$", 503, "ServiceUnavailable", times=50)
+
+    world.kube.on_request(fail_the_listing)
+    run = world.sweep("--pushgateway-url", gateway.url)
+    assert run.code == 1
+    assert events(run)[-3:] == ["sweep.aborted", "metrics.pushed", "sweep.finished"]
+    assert run.summary["result"] == "aborted" and run.summary["exit_code"] == 1
+    got = gateway.series(**SWEEP)
+    assert got['foreman_pr_sweeper_last_run_info{result="aborted",version="0.1.0"}'] == 1
+    assert got["foreman_pr_sweeper_last_run_exit_code"] == 1
+    assert "foreman_pr_sweeper_last_success_timestamp_seconds" not in got

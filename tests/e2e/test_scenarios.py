@@ -338,7 +338,9 @@ def test_bad_token_is_exit_2_before_the_pass(world: World) -> None:
     world.simple()
     run = world.sweep(GITHUB_TOKEN="wrong-token-value")
     assert run.code == 2
-    assert run.lines[-1]["event"] == "sweep.config_error"
+    # Once the run has started, its last line is sweep.finished, here with exit code 2.
+    assert [line["event"] for line in run.lines[-2:]] == ["sweep.config_error", "sweep.finished"]
+    assert run.summary["exit_code"] == 2 and run.summary["counts"] == {}
     assert "wrong-token-value" not in run.stdout + run.stderr
     assert world.pulls() == []
 
