@@ -154,6 +154,10 @@ class Actor:
         except RateLimited as err:
             self.budget.stop(err.bucket, err.reason, str(err))
             return _decision(c, Outcome.DEFERRED, err.reason, str(err), sha=sha)
+        except PermissionDenied as err:  # a refusal, not a lost answer: nothing was created
+            return _decision(c, Outcome.FAILED, Reason.PERMISSION_DENIED, str(err), sha=sha)
+        except AppNotInstalled as err:
+            return _decision(c, Outcome.FAILED, Reason.APP_NOT_INSTALLED, str(err), sha=sha)
         except (Transient, GitHubError) as err:
             return self._recheck(c, step, err, sha)
         if pull is None:

@@ -352,3 +352,22 @@ def test_every_kubernetes_call_is_granted_by_the_rbac_table(world: World) -> Non
     granted = {(p.api_group, p.resource, v) for p in PERMISSIONS for v in p.verbs}
     used = {(c.group, c.resource, c.verb) for c in world.kube.calls if c.resource}
     assert used <= granted, used - granted
+
+
+def test_a_create_the_token_may_not_make_is_permission_denied(world: World) -> None:
+    """A 403 on the create is GitHub's refusal, not a lost answer: no re-check, the right reason."""
+    world.simple()
+    world.github.inject(
+        "POST",
+        r"^/repos/acme/widgets/pulls$",
+        status=403,
+        body={"message": "Resource not accessible by personal access token"},
+        times=1,
+    )
+    run = world.sweep()
+    assert run.code == 1
+    [d] = run.decisions
+    assert (d["outcome"], d["reason"]) == ("failed", "permission-denied")
+    assert "Resource not accessible" in d["detail"]
+    assert world.github.count("GET", r"/pulls$") == 0  # no re-check by head
+    assert world.sweep().outcome("foreman/wl/issue-1") == ("opened", "missing-pr")
