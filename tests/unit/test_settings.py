@@ -123,7 +123,8 @@ def test_main_reports_an_unreachable_cluster(
     code = main(["--kubeconfig", str(kubeconfig), "--log-format", "json"], ENV)
     lines = capsys.readouterr().out.strip().splitlines()
     assert code == 2
-    assert '"reason": "cluster"' in lines[-1]
+    assert '"reason": "cluster"' in lines[-2] and '"event": "sweep.config_error"' in lines[-2]
+    assert '"event": "sweep.finished"' in lines[-1] and '"result": "config-error"' in lines[-1]
 
 
 def test_drafts_and_notify_from_flags_and_environment() -> None:
