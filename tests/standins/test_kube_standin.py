@@ -162,7 +162,9 @@ def test_unknown_paths_are_not_found_statuses(kube: KubeStandIn) -> None:
         f"/apis/{G}/{V}/namespaces/a/widgets",
         f"/apis/{G}/{V}/namespaces/a/workloads/x/scale",
         f"/apis/{COORD}/v1/namespaces/a/leases/x/status",
-        "/api/v1/namespaces/a/pods",
+        "/api/v1/namespaces/a/configmaps",
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/a/clusterroles",
+        "/api/v1/namespaces/a/pods/p/exec",
     ):
         code, body = raw(kube, "GET", path)
         assert (code, body["kind"], body["reason"], body["code"]) == (
@@ -706,7 +708,7 @@ def test_direct_access_is_copied_and_unlogged(kube: KubeStandIn) -> None:
     assert kube.list("workloads", "other") == []
     assert kube.get("leases", "ops", "lock", group=COORD) is None
     with pytest.raises(ValueError):
-        kube.seed({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}})
+        kube.seed({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "p"}})
     assert kube.calls == []
 
 
