@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -51,6 +52,14 @@ def owned_by(task: dict[str, Any], uid: str) -> dict[str, Any]:
         if ref.get("controller"):
             ref["uid"] = uid
     return task
+
+
+def readme_block(marker: str) -> str:
+    """The shell block after `<!-- runbook: MARKER -->` in the README, as a user copies it."""
+    text = (REPO_ROOT / "README.md").read_text()
+    match = re.search(rf"<!-- runbook: {marker} -->\n```sh\n(.*?)```", text, re.S)
+    assert match, f"README has no runbook block {marker}"
+    return match.group(1)
 
 
 def parse_lines(stdout: str) -> list[dict[str, Any]]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import REPO_ROOT, World
+from tests.e2e.harness import World, readme_block
 from tests.fixtures.foreman import issue_pipeline, pipeline_step, workload
+from tests.real.tools import kubectl_or_skip
 
 pytestmark = pytest.mark.e2e
 BRANCH = "foreman/wl/issue-1"
@@ -101,23 +101,6 @@ def test_titles_keep_the_own_keyword_and_break_the_others(world: World) -> None:
     titles = {p["head"]["ref"]: p["title"] for p in world.pulls()}
     assert titles["foreman/wl/issue-28"] == "fix: resolve #28 with the escalation coder"
     assert titles["foreman/wl/issue-29"] == "F\u200bixes #12 while here, thanks @\u200balice"
-
-
-def readme_block(marker: str) -> str:
-    """The shell block after `<!-- runbook: MARKER -->` in the README, as a user copies it."""
-    text = (REPO_ROOT / "README.md").read_text()
-    match = re.search(rf"<!-- runbook: {marker} -->\n```sh\n(.*?)```", text, re.S)
-    assert match, f"README has no runbook block {marker}"
-    return match.group(1)
-
-
-def kubectl_or_skip() -> str:
-    found = shutil.which("kubectl")
-    if found:
-        return found
-    if os.environ.get("CI"):
-        pytest.fail("kubectl is missing under CI (.ci/run installs Debian's kubernetes-client)")
-    pytest.skip("needs kubectl (Debian package kubernetes-client)")
 
 
 def test_a_record_written_by_hand_with_kubectl_is_read(world: World) -> None:

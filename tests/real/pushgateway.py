@@ -7,8 +7,6 @@ skip naming the package; under CI (`CI` set) its absence fails them: `.ci/run` i
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -20,16 +18,13 @@ from dataclasses import dataclass
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.real.tools import require
+
 PACKAGE = "prometheus-pushgateway"
 
 
 def binary_or_skip() -> str:
-    found = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
-    if found:
-        return found
-    if os.environ.get("CI"):
-        pytest.fail(f"the Pushgateway is missing under CI (.ci/run installs Debian's {PACKAGE})")
-    pytest.skip(f"needs a Prometheus Pushgateway (Debian package {PACKAGE})")
+    return require(PACKAGE, "prometheus-pushgateway", "pushgateway")
 
 
 def free_port() -> int:

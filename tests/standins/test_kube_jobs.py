@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.real.tools import jq_or_skip, kubectl_or_skip
 from tests.standins import kube as kube_module
 from tests.standins.jobs import Image, JobRunner, expand, image_name
 from tests.standins.kube import KubeStandIn, decode_protobuf, strategic_merge
@@ -66,15 +67,6 @@ kubectl -n foreman-pr-sweeper logs -f job/backfill-1 | cat
 kubectl -n foreman-pr-sweeper wait --for=condition=complete --timeout=15m job/backfill-1
 kubectl -n foreman-pr-sweeper patch cronjob foreman-pr-sweeper -p '{"spec":{"suspend":false}}'
 """
-
-
-def kubectl_or_skip() -> str:
-    found = shutil.which("kubectl")
-    if found:
-        return found
-    if os.environ.get("CI"):
-        pytest.fail("kubectl is missing under CI (.ci/run installs Debian's kubernetes-client)")
-    pytest.skip("needs kubectl (Debian package kubernetes-client)")
 
 
 @dataclass
@@ -127,8 +119,7 @@ class Cluster:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     kubectl_or_skip()
-    if not shutil.which("jq"):
-        pytest.skip("needs jq")
+    jq_or_skip()
     home = tmp_path / "home"
     home.mkdir()
     shutil.copytree(REPO_ROOT / "deploy", home / "deploy")

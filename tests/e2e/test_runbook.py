@@ -1,0 +1,140 @@
+"""The README's runbook, executed: install, the dry-run backfill and the real backfill, each
+block extracted from the README and run verbatim by bash with the real kubectl and jq
+against the Kubernetes stand-in, whose Job runner starts each created Job's container (the
+sweeper, as the image's entrypoint) as a local process against the GitHub stand-in.
+
+A runbook step that no longer works fails here, and so does a report that no longer says
+what the runbook promises."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import RECORDS, REPO_ROOT, TOKEN, World, readme_block
+from tests.fixtures.foreman import workload
+from tests.real.tools import jq_or_skip, kubectl_or_skip
+from tests.standins.github import GitHubStandIn
+from tests.standins.jobs import JobRunner
+from tests.standins.kube import KubeStandIn
+
+pytestmark = pytest.mark.e2e
+NS = "foreman-pr-sweeper"
+IMAGE = "ghcr.io/llmkube/foreman-pr-sweeper"  # its ENTRYPOINT is foreman-pr-sweeper
+BATCH = "batch"
+
+
+@dataclass
+class Ops:
+    """An operator's shell: a working directory with `deploy/` and the token file."""
+
+    world: World
+    home: Path
+
+    def run(self, marker: str) -> subprocess.CompletedProcess[str]:
+        block = readme_block(marker)
+        bin_dir = str(Path(sys.executable).parent)  # where `foreman-pr-sweeper` is installed
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block],
+            cwd=self.home,
+            env={
+                "PATH": f"{bin_dir}:{os.environ['PATH']}",
+                "HOME": str(self.home),
+                "KUBECONFIG": str(self.world.kubeconfig),
+            },
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, f"runbook {marker} failed:\n{done.stdout}\n{done.stderr}"
+        return done
+
+
+@pytest.fixture
+def ops(tmp_path: Path) -> Iterator[Ops]:
+    kubectl_or_skip()
+    jq_or_skip()
+    home = tmp_path / "ops"
+    home.mkdir()
+    shutil.copytree(REPO_ROOT / "deploy", home / "deploy")
+    (home / "github-token").write_text(TOKEN + "\n")
+    with KubeStandIn() as kube, GitHubStandIn(token=TOKEN, validate=True) as github:
+        world = World(kube, github, tmp_path)
+        pod_kubeconfig = kube.write_kubeconfig(tmp_path / "in-cluster-kubeconfig")
+        JobRunner(
+            kube,
+            {IMAGE: [sys.executable, "-m", "sweeper"]},
+            # What the pod's cluster provides: API access, and the way to (stand-in) GitHub.
+            env={
+                "KUBECONFIG": str(pod_kubeconfig),
+                "GITHUB_API_URL": github.url,
+                "PATH": os.environ["PATH"],
+                "PYTHONPATH": str(REPO_ROOT),
+            },
+            backoff_s=1.0,
+            workdir=tmp_path,
+        )
+        yield Ops(world, home)
+        assert github.violations == [], "\n".join(github.violations)
+
+
+def seed_history(world: World) -> None:
+    """Two reviewed branches nobody opened, and one whose PR Foreman did open."""
+    world.simple("nightly-fixes", issues=[101, 102], namespace="team-a")
+    tasks, _ = world.add_issue("docs-pass", 7, namespace="team-a")
+    world.seed(workload("docs-pass", "team-a", issues=[7]), tasks)
+    world.github.add_pull("acme/widgets", "acme:foreman/docs-pass/issue-7", title="docs: pass")
+
+
+def test_the_runbook_runs_verbatim(ops: Ops) -> None:
+    world = ops.world
+    seed_history(world)
+
+    ops.run("install")
+    cronjob = world.kube.get("cronjobs", NS, "foreman-pr-sweeper", group=BATCH)
+    assert cronjob is not None and cronjob["spec"]["suspend"] is True
+    secret = world.kube.get("secrets", NS, "foreman-pr-sweeper-github", group="")
+    assert secret is not None and "token" in secret["data"]
+
+    dry = ops.run("first-backfill")
+    plan = dry.stdout
+    assert "dry run" in plan and "RUN 1 of 1: finished, exit 0" in plan
+    assert "would-open" in plan and "foreman/nightly-fixes/issue-101" in plan
+    assert "foreman/nightly-fixes/issue-102" in plan
+    assert [p["head"]["ref"] for p in world.pulls()] == ["foreman/docs-pass/issue-7"]
+    annotations = world.workload("nightly-fixes", "team-a")["metadata"].get("annotations") or {}
+    assert RECORDS not in annotations  # a dry run writes nothing
+    job = world.kube.get("jobs", NS, "backfill-dry", group=BATCH)
+    assert job is not None
+    assert "--dry-run" in job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert (ops.home / "plan.jsonl").read_text().count('"event": "pr.decision"') == 3
+
+    real = ops.run("real-backfill")
+    report = real.stdout
+    assert "RUN 1 of 1: finished, exit 0" in report and "real run" in report
+    opened = {p["head"]["ref"]: p["html_url"] for p in world.pulls()}
+    assert set(opened) == {
+        "foreman/nightly-fixes/issue-101",
+        "foreman/nightly-fixes/issue-102",
+        "foreman/docs-pass/issue-7",
+    }
+    for url in opened.values():
+        assert url in report  # every PR opened or adopted, with its URL
+    assert "2 opened" in report and "1 adopted" in report
+    markdown = (ops.home / "backfill-1.md").read_text()
+    assert markdown.startswith("# foreman-pr-sweeper report")
+    assert opened["foreman/nightly-fixes/issue-101"] in markdown
+    records = world.records("nightly-fixes", "team-a")
+    assert set(records) == {"foreman/nightly-fixes/issue-101", "foreman/nightly-fixes/issue-102"}
+    cronjob = world.kube.get("cronjobs", NS, "foreman-pr-sweeper", group=BATCH)
+    assert cronjob is not None and cronjob["spec"]["suspend"] is False
+    job = world.kube.get("jobs", NS, "backfill-1", group=BATCH)
+    assert job is not None
+    assert any(c["type"] == "Complete" for c in job["status"]["conditions"])
