@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,23 @@ class World:
             shas[n] = sha
         self.seed(workload(wl, namespace, repo=repo, issues=list(issues)), tasks)
         return shas
+
+    def hold_lock(self, holder: str = "other-run") -> None:
+        """Another live run holds the sweeper's Lease (in the `sweeper` namespace)."""
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self.kube.seed(
+            {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": "foreman-pr-sweeper", "namespace": "sweeper"},
+                "spec": {
+                    "holderIdentity": holder,
+                    "leaseDurationSeconds": 900,
+                    "acquireTime": now,
+                    "renewTime": now,
+                },
+            }
+        )
 
     # ------------------------------------------------------------ reading back
 

@@ -258,20 +258,7 @@ def test_allowlist_and_the_first_line_warning(world: World) -> None:
 def test_live_lock_is_respected_and_an_expired_one_taken_over(world: World) -> None:
     """Another live holder: lock-held, exit 0, nothing written; an expired holder is replaced."""
     seed_two_workloads(world)
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    world.kube.seed(
-        {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {"name": "foreman-pr-sweeper", "namespace": "sweeper"},
-            "spec": {
-                "holderIdentity": "other-run",
-                "leaseDurationSeconds": 900,
-                "acquireTime": now,
-                "renewTime": now,
-            },
-        }
-    )
+    world.hold_lock("other-run")
     held = world.sweep()
     assert held.code == 0 and held.summary["lock_held_by"] == "other-run"
     assert world.pulls() == []

@@ -95,20 +95,7 @@ def test_dry_runs_and_lock_held_runs_are_labelled(world: World, gateway: Pushgat
     dry = gateway.series(**DRY)
     assert dry['foreman_pr_sweeper_decisions{outcome="would-open",reason="missing-pr"}'] == 2
     assert gateway.series(**SWEEP) == {}  # a rehearsal never overwrites the schedule's numbers
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    world.kube.seed(
-        {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {"name": "foreman-pr-sweeper", "namespace": "sweeper"},
-            "spec": {
-                "holderIdentity": "other-run",
-                "leaseDurationSeconds": 900,
-                "acquireTime": now,
-                "renewTime": now,
-            },
-        }
-    )
+    world.hold_lock("other-run")
     held = world.sweep("--pushgateway-url", gateway.url)
     assert held.code == 0 and events(held)[-1] == "sweep.finished"
     got = gateway.series(**SWEEP)
