@@ -44,6 +44,10 @@ GitHub reads: batched GraphQL queries (about one point per 100 branches, from Gr
 notify: review requests and labels apply to PRs the sweeper opens; a failure there is a
   warning on the decision line (field "warnings"), never a failed PR.
 
+metrics: with --pushgateway-url every run (dry runs and exit-2 runs too) pushes gauges of
+  its results before its last line, sweep.finished; an unreachable gateway is a warning
+  line (metrics.push_failed), never another exit code.
+
 report: `foreman-pr-sweeper report [FILE] [--format text|markdown]` reads a run's log
   (FILE, or standard input) and prints what an operator reads: `report --help`.
 
