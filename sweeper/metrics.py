@@ -110,7 +110,7 @@ def families(run: RunFacts) -> list[Metric]:
 
     requests = _gauge(
         "github_requests",
-        "GitHub API requests of the last run, by kind (read, write, graphql, app).",
+        "GitHub API requests of the last run, by kind (read, write, graphql, auth).",
         ["kind"],
     )
     for kind, count in sorted(run.github_requests.items()):

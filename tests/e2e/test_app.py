@@ -218,3 +218,21 @@ def test_a_secondary_limit_on_one_installation_defers_only_its_owner(
     assert run.code == 0, run.stdout
     assert run.outcome("foreman/alpha/issue-1") == ("deferred", "rate-limited")
     assert run.outcome("foreman/beta/issue-1") == ("opened", "missing-pr")
+
+
+def test_metrics_per_installation(world: World, app: Path) -> None:
+    """Each installation's quota is its own series, labelled with the owner it serves."""
+    from tests.real.pushgateway import pushgateway
+
+    two_owners(world)
+    acme, other = world.github.install("acme"), world.github.install("other")
+    with pushgateway() as gateway:
+        assert as_app(world, app, "--pushgateway-url", gateway.url).code == 0
+        got = gateway.series(job="foreman-pr-sweeper", mode="sweep")
+    for owner, installation in (("acme", acme), ("other", other)):
+        used = got[f'foreman_pr_sweeper_github_quota_used{{bucket="core",installation="{owner}"}}']
+        left = world.github.quota(f"inst:{installation}")["core"]
+        assert used >= 1
+        key = f'foreman_pr_sweeper_github_quota_remaining{{bucket="core",installation="{owner}"}}'
+        assert got[key] == left
+    assert got['foreman_pr_sweeper_github_requests{kind="auth"}'] >= 3  # /app, look-ups, mints

@@ -19,7 +19,7 @@ RUN = RunFacts(
     decisions={("opened", "missing-pr"): 3, ("deferred", "budget-exhausted"): 2},
     workloads={"pending": 4, "settled": 10},
     record_failures=0,
-    github_requests={"read": 1, "write": 3, "graphql": 1, "graphql_points": 1, "app": 2},
+    github_requests={"read": 1, "write": 3, "graphql": 1, "graphql_points": 1, "auth": 2},
     github_rate={
         "core@acme": {"used": 3, "remaining": 4990, "limit": 5000, "resets_at": "x"},
         "graphql@acme": {"used": 1, "remaining": 4999, "limit": 5000, "resets_at": None},
@@ -59,7 +59,7 @@ def test_values_and_low_cardinality_labels() -> None:
     assert got['foreman_pr_sweeper_decisions{outcome="opened",reason="missing-pr"}'] == 3
     assert got['foreman_pr_sweeper_decisions{outcome="deferred",reason="budget-exhausted"}'] == 2
     assert got['foreman_pr_sweeper_workloads{state="settled"}'] == 10
-    assert got['foreman_pr_sweeper_github_requests{kind="app"}'] == 2
+    assert got['foreman_pr_sweeper_github_requests{kind="auth"}'] == 2
     assert not any("graphql_points" in key for key in got)  # points are quota
     # An App's buckets, per installation (named by the owner it serves).
     assert got['foreman_pr_sweeper_github_quota_used{bucket="core",installation="acme"}'] == 3
