@@ -130,12 +130,8 @@ class Actor:
         except RateLimited as err:
             self.budget.stop(err.bucket, err.reason, str(err))
             return _decision(c, Outcome.DEFERRED, err.reason, str(err))
-        except PermissionDenied as err:
-            return _decision(c, Outcome.FAILED, Reason.PERMISSION_DENIED, str(err))
-        except AppNotInstalled as err:
-            return _decision(c, Outcome.FAILED, Reason.APP_NOT_INSTALLED, str(err))
         except GitHubError as err:
-            return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, str(err))
+            return _decision(c, Outcome.FAILED, _failure(err), str(err))
 
     def open(self, wl: Workload, step: Open, view: View) -> Decision:
         c, b = step.candidate, step.candidate.branch
@@ -154,10 +150,8 @@ class Actor:
         except RateLimited as err:
             self.budget.stop(err.bucket, err.reason, str(err))
             return _decision(c, Outcome.DEFERRED, err.reason, str(err), sha=sha)
-        except PermissionDenied as err:  # a refusal, not a lost answer: nothing was created
-            return _decision(c, Outcome.FAILED, Reason.PERMISSION_DENIED, str(err), sha=sha)
-        except AppNotInstalled as err:
-            return _decision(c, Outcome.FAILED, Reason.APP_NOT_INSTALLED, str(err), sha=sha)
+        except (PermissionDenied, AppNotInstalled) as err:  # a refusal: nothing was created
+            return _decision(c, Outcome.FAILED, _failure(err), str(err), sha=sha)
         except (Transient, GitHubError) as err:
             return self._recheck(c, step, err, sha)
         if pull is None:
@@ -328,6 +322,15 @@ class Actor:
         return _decision(
             c, Outcome.FAILED, Reason.GITHUB_ERROR, f"{err}; no PR found by head", sha=sha
         )
+
+
+def _failure(err: GitHubError) -> Reason:
+    """The reason a GitHub error fails a branch with."""
+    if isinstance(err, PermissionDenied):
+        return Reason.PERMISSION_DENIED
+    if isinstance(err, AppNotInstalled):
+        return Reason.APP_NOT_INSTALLED
+    return Reason.GITHUB_ERROR
 
 
 def _attempt(call: Callable[[], None]) -> GitHubError | None:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from sweeper import __version__
 from sweeper.errors import KubeError
-from sweeper.github import GitHub, GitHubError, RateLimited, Unauthorized
+from sweeper.github import GitHub, GitHubError, Unauthorized
 from sweeper.metrics import Metrics, Pushgateway
 from sweeper.ports import KubePort
 from sweeper.report import Summary, configure
@@ -286,6 +286,13 @@ def settings_from(
     return settings, args.kubeconfig
 
 
+def _refusal(err: Exception) -> str:
+    """The reason word of a start-up refusal."""
+    if isinstance(err, KubeError):
+        return "cluster"
+    return "github-auth" if isinstance(err, Unauthorized) else "github-unreachable"
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     args = sys.argv[1:] if argv is None else list(argv)
@@ -327,29 +334,19 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         secrets=secrets,
     )
     url = settings.pushgateway_url
-    metrics = Metrics(Pushgateway(url, settings.tunables.push_timeout_s) if url else None, log)
+    metrics = Metrics(Pushgateway(url, settings.tunables.push_timeout_s), log) if url else None
     kube: KubePort | None = None
-
-    def ended(event: str, reason: str, detail: str, code: int, result: str) -> int:
-        """A run that stopped before the pass: why, the metrics, then the closing line."""
-        log.error(event, reason=reason, detail=detail)
-        duration_s = round(time.monotonic() - started, 3)
-        finish(settings, Summary(), github, kube, log, metrics, duration_s, code, result)
-        return code
-
     try:
         try:
             kube = connect(kubeconfig)
             kube.check(settings.namespaces)
             github.check_token()
-        except KubeError as err:
-            return ended("sweep.config_error", "cluster", str(err), EXIT_CONFIG, "config-error")
-        except Unauthorized as err:
-            return ended("sweep.config_error", "github-auth", str(err), EXIT_CONFIG, "config-error")
-        except (RateLimited, GitHubError) as err:
-            return ended(
-                "sweep.config_error", "github-unreachable", str(err), EXIT_CONFIG, "config-error"
-            )
+        except (KubeError, GitHubError) as err:  # RateLimited and Unauthorized among them
+            log.error("sweep.config_error", reason=_refusal(err), detail=str(err))
+            summary = Summary(config_error=str(err))
+            duration_s = round(time.monotonic() - started, 3)
+            finish(settings, summary, github, kube, log, metrics, duration_s)
+            return EXIT_CONFIG
         return run_sweep(settings, kube, github, log, metrics).exit_code
     finally:
         github.close()

@@ -183,12 +183,10 @@ class Pushgateway:
 class Metrics:
     """The push at the end of a run, as the run sees it: a line saying how it went."""
 
-    def __init__(self, gateway: Pushgateway | None, log: Log) -> None:
+    def __init__(self, gateway: Pushgateway, log: Log) -> None:
         self.gateway, self.log = gateway, log
 
     def push(self, run: RunFacts) -> None:
-        if self.gateway is None:
-            return
         url = public_url(self.gateway.url)
         try:
             self.gateway.push(run)

@@ -11,7 +11,8 @@ version, be cut off, or carry text an agent or a Workload's author wrote. Unknow
 are ignored, missing or mistyped ones tolerated, non-JSON lines counted and skipped. Text
 from the log reaches the output only as a `Val`: control characters made visible in a
 terminal, and in markdown a code span (pipes escaped in tables) that no backtick, pipe or
-newline in it can leave. Standard library only: no cluster, no token, no adapter.
+newline in it can leave. Standard library and the sweeper's vocabulary (`sweeper.outcomes`)
+only: no cluster, no token, no adapter.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn, TextIO
 
+from sweeper.outcomes import Outcome, Reason, WorkloadSkip
+
 PROG = "foreman-pr-sweeper report"
 WIDTH = 100
 DEFERRED_SHOWN = 10  # per reason; a backfill defers hundreds
@@ -35,17 +38,25 @@ ADOPTED_SHOWN = 20  # a first run on a long-lived cluster adopts its whole histo
 NOTICES_SHOWN = 20
 MORE_HINT = """jq -c 'select(.outcome == "deferred") | {workload, branch, reason, detail}'"""
 
-OUTCOME_ORDER = (
-    "opened",
-    "updated",
-    "adopted",
-    "would-open",
-    "would-update",
-    "skipped",
-    "deferred",
-    "failed",
+# The sweeper's own vocabulary (sweeper.outcomes), in the order the report shows it; a
+# word it does not know (a newer or older version's) is shown after these, as logged.
+OUTCOME_ORDER: tuple[str, ...] = tuple(
+    map(
+        str,
+        (
+            Outcome.OPENED,
+            Outcome.UPDATED,
+            Outcome.ADOPTED,
+            Outcome.WOULD_OPEN,
+            Outcome.WOULD_UPDATE,
+            Outcome.SKIPPED,
+            Outcome.DEFERRED,
+            Outcome.FAILED,
+        ),
+    )
 )
-HAS_PR = ("opened", "updated", "adopted", "would-open", "would-update")
+# Decisions the PR table lists: a PR the run opened, refreshed or found, or would have.
+PR_OUTCOMES = frozenset(OUTCOME_ORDER[:5])
 # Events of the sweeper that belong to a run: one after a finished run begins the next
 # (a log of several runs whose `sweep.started` was lost). Other events (warnings such as
 # `metrics.push_failed`) stay with the run before them.
@@ -66,22 +77,33 @@ SWEEPER_PREFIXES = (
     *("metrics.", "kube.", "notify."),
 )
 
-SKIP_MEANINGS = {
-    "already-recorded": "the annotation already lists the branch at the reviewed SHA",
-    "opted-out": "the Workload or its review step does not want a PR",
-    "already-resolved": "the coder found the issue already fixed",
-    "coder-not-on-target": "the final coder is not Succeeded + GO",
-    "gate-not-passed": "a verify task is not GATE-PASS",
-    "review-not-go": "a reviewer of the final round did not say GO",
-    "draft-unsupported": "GitHub refuses draft PRs on the repository's plan",
-    "closed-by-human": "a PR at the reviewed SHA was closed unmerged: respected",
-    "branch-missing": "the branch is not on the head repository",
-    "head-moved": "the branch head is not the reviewed SHA",
-    "no-diff": "no commits between base and head",
-    "repo-not-allowed": "the repository is outside --allow-repo",
-    "invalid-input": "a Workload or task field is missing, mistyped or unsafe (see detail)",
+SKIP_MEANINGS: dict[str, str] = {
+    Reason.ALREADY_RECORDED: "the annotation already lists the branch at the reviewed SHA",
+    Reason.OPTED_OUT: "the Workload or its review step does not want a PR",
+    Reason.ALREADY_RESOLVED: "the coder found the issue already fixed",
+    Reason.CODER_NOT_ON_TARGET: "the final coder is not Succeeded + GO",
+    Reason.GATE_NOT_PASSED: "a verify task is not GATE-PASS",
+    Reason.REVIEW_NOT_GO: "a reviewer of the final round did not say GO",
+    Reason.DRAFT_UNSUPPORTED: "GitHub refuses draft PRs on the repository's plan",
+    Reason.CLOSED_BY_HUMAN: "a PR at the reviewed SHA was closed unmerged: respected",
+    Reason.BRANCH_MISSING: "the branch is not on the head repository",
+    Reason.HEAD_MOVED: "the branch head is not the reviewed SHA",
+    Reason.NO_DIFF: "no commits between base and head",
+    Reason.REPO_NOT_ALLOWED: "the repository is outside --allow-repo",
+    Reason.INVALID_INPUT: "a Workload or task field is missing, mistyped or unsafe (see detail)",
 }
-WORKLOAD_ORDER = ("pending", "settled", "not-completed", "too-young", "invalid-input")
+WORKLOAD_ORDER: tuple[str, ...] = (
+    "pending",
+    *map(
+        str,
+        (
+            WorkloadSkip.SETTLED,
+            WorkloadSkip.NOT_COMPLETED,
+            WorkloadSkip.TOO_YOUNG,
+            WorkloadSkip.INVALID_INPUT,
+        ),
+    ),
+)
 SETTINGS_SHOWN_FIRST = ("namespaces", "selector", "allow_repos", "max_create", "rate_reserve")
 
 
@@ -728,7 +750,9 @@ def _pr_table(decisions: Sequence[Decision]) -> tuple[Table, int, tuple[Msg, ...
     rows = []
     more: Counter[str] = Counter()
     shown: Counter[str] = Counter()
-    for d in sorted((d for d in decisions if d.outcome in HAS_PR), key=lambda d: _order(d.outcome)):
+    for d in sorted(
+        (d for d in decisions if d.outcome in PR_OUTCOMES), key=lambda d: _order(d.outcome)
+    ):
         if d.outcome == "adopted" and shown[d.outcome] >= ADOPTED_SHOWN:
             more[d.outcome] += 1
             continue

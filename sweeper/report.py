@@ -71,12 +71,13 @@ class Summary:
     workloads: Counter[str] = field(default_factory=Counter)
     record_failures: int = 0
     lock_held_by: str | None = None
-    lock_error: str | None = None
+    # Refused before the pass (token, cluster, the run lock's Lease): nothing was done.
+    config_error: str | None = None
     aborted: str | None = None  # the cluster failed mid-pass
 
     @property
     def exit_code(self) -> int:
-        if self.lock_error:
+        if self.config_error:
             return 2
         failed = self.counts[Outcome.FAILED] or self.record_failures or self.aborted
         return 1 if failed else 0
@@ -84,7 +85,7 @@ class Summary:
     @property
     def result(self) -> str:
         """How the run ended, in a word: the metrics' `result` label."""
-        if self.lock_error:
+        if self.config_error:
             return "config-error"
         if self.aborted:
             return "aborted"

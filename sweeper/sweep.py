@@ -83,7 +83,7 @@ class Sweep:
             self.log.info("lock.held", holder=held.holder, reason="lock-held")
             return False
         except KubeError as err:  # e.g. no RBAC for the Lease: nothing was done
-            self.summary.lock_error = str(err)
+            self.summary.config_error = str(err)
             self.log.error("sweep.config_error", reason="lock", detail=str(err))
             return False
         self.lock = lock
@@ -136,15 +136,13 @@ def run_facts(
     github: GitHubPort,
     kube: KubePort | None,
     duration_s: float,
-    exit_code: int | None = None,
-    result: str | None = None,
 ) -> RunFacts:
     """The run's numbers for the Pushgateway, also for runs that ended before the pass."""
     return RunFacts(
         finished_at=time.time(),
         duration_s=duration_s,
-        exit_code=summary.exit_code if exit_code is None else exit_code,
-        result=result or summary.result,
+        exit_code=summary.exit_code,
+        result=summary.result,
         dry_run=settings.dry_run,
         version=__version__,
         decisions=dict(summary.reasons),
@@ -184,11 +182,9 @@ def finish(
     log: Log,
     metrics: Metrics | None,
     duration_s: float,
-    exit_code: int | None = None,
-    result: str | None = None,
 ) -> None:
     """The end of every run that started: the metrics push, then the closing line."""
-    facts = run_facts(settings, summary, github, kube, duration_s, exit_code, result)
+    facts = run_facts(settings, summary, github, kube, duration_s)
     if metrics is not None:
         metrics.push(facts)
     log.info(
