@@ -30,26 +30,38 @@ from sweeper.model import Workload
 from sweeper.outcomes import Outcome, Reason
 from sweeper.ports import GitHubPort, KubePort
 from sweeper.settings import Settings
+from sweeper.stopping import Stop
 
 
 class Effects:
-    """Every write the sweeper makes. In dry-run, none happens and callers are told so."""
+    """Every write the sweeper makes. In dry-run, none happens and callers are told so.
 
-    def __init__(self, github: GitHubPort, kube: KubePort, dry_run: bool) -> None:
+    A stop request (SIGTERM) is honoured here, before the next write that changes what
+    people see; withdrawing a PR that stands at unreviewed code is safety, not work, and
+    still happens.
+    """
+
+    def __init__(
+        self, github: GitHubPort, kube: KubePort, dry_run: bool, stop: Stop | None = None
+    ) -> None:
         self.github, self.kube, self.dry_run = github, kube, dry_run
+        self.stop = stop or Stop()
 
     def create_pull(
         self, repo: str, head: str, base: str, title: str, body: str, draft: bool
     ) -> Any:
+        self.stop.check()
         if self.dry_run:
             return None
         return self.github.create_pull(repo, head, base, title, body, draft)
 
     def update_body(self, repo: str, number: int, body: str) -> None:
+        self.stop.check()
         if not self.dry_run:
             self.github.update_body(repo, number, body)
 
     def mark_ready(self, node_id: str, repo: str) -> None:
+        self.stop.check()
         if not self.dry_run:
             self.github.mark_ready(node_id, repo)
 
@@ -267,6 +279,8 @@ class Actor:
 
     def _best_effort(self, what: str, repo: str, call: Callable[[], None]) -> list[str]:
         """One call, retried once when GitHub does not know the brand-new PR yet."""
+        if self.effects.stop.requested:
+            return [f"{what} not sent: the run was stopped ({self.effects.stop.signal})"]
         deferral = self.budget.deferral(self.github.bucket_key("core", repo))
         if deferral:
             return [f"{what} not sent: {deferral[1]}"]

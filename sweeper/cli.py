@@ -15,6 +15,7 @@ from sweeper.metrics import Metrics, Pushgateway
 from sweeper.ports import KubePort
 from sweeper.report import Summary, configure
 from sweeper.settings import ConfigError, Settings, build
+from sweeper.stopping import Stop
 from sweeper.sweep import finish, run_sweep
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -311,6 +312,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if settings.app is not None:
         secrets += [line for line in settings.app.private_key.splitlines() if len(line) > 16]
     log = configure(settings.log_format, secrets=secrets)
+    stop = Stop()
+    stop.install()  # PID 1 in a container has no default SIGTERM handler
     log.info(
         "sweep.started",
         version=__version__,
@@ -329,6 +332,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         settings.github_token,
         settings.tunables,
         settings.write_interval_s,
+        sleep=stop.sleep,  # a stop request cuts rate-limit waits short
         reserve=settings.rate_reserve,
         app=settings.app,
         secrets=secrets,
@@ -347,7 +351,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             duration_s = round(time.monotonic() - started, 3)
             finish(settings, summary, github, kube, log, metrics, duration_s)
             return EXIT_CONFIG
-        return run_sweep(settings, kube, github, log, metrics).exit_code
+        return run_sweep(settings, kube, github, log, metrics, stop).exit_code
     finally:
         github.close()
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sweeper.errors import AlreadyExists, Conflict
+from sweeper.errors import AlreadyExists, Conflict, KubeError
 
 
 class LeaseStore(Protocol):
@@ -62,6 +62,10 @@ class LockHeld(Exception):
     def __init__(self, holder: str) -> None:
         super().__init__(f"the run lock is held by {holder}")
         self.holder = holder
+
+
+class LockLost(KubeError):
+    """Our Lease was taken over (it lapsed): another run may be writing, so stop."""
 
 
 class RunLock:
@@ -120,7 +124,13 @@ class RunLock:
         body["spec"] = self._spec(
             datetime.now(UTC), int(spec.get("leaseTransitions") or 0), spec.get("acquireTime")
         )
-        self._lease = self._store.replace_lease(self.namespace, self.name, body)
+        try:
+            self._lease = self._store.replace_lease(self.namespace, self.name, body)
+        except Conflict:
+            self._lease = None  # not ours any more: never release another run's Lease
+            raise LockLost(
+                f"the run lock {self.namespace}/{self.name} was taken over by another run"
+            ) from None
         self._renewed = time.monotonic()
 
     def release(self) -> None:

@@ -6,10 +6,12 @@ run, so a rehearsal never overwrites the schedule's numbers). Every series descr
 last run, so all are gauges (no `_total`), and no label ever names a branch, a Workload
 or a URL.
 
-A run that exits 0 replaces the whole group (PUT) and sets the last-success time. Any
+A run that succeeded replaces the whole group (PUT) and sets the last-success time. Any
 other run replaces only the series it pushes (POST) and pushes no last-success time, so
 the last success survives failed runs: `time() - last_success > 2 * schedule` is the
-alert. `RunFacts` is plain data; `families` turns it into metric families without I/O;
+alert. A run that found the lock held did nothing: it pushes only the series that say
+so (`last_run_*`), never a success, and leaves the previous run's decisions in place.
+`RunFacts` is plain data; `families` turns it into metric families without I/O;
 `Pushgateway` is the thin adapter, whose failures are a warning line, never the run's.
 """
 
@@ -38,7 +40,7 @@ class RunFacts:
     finished_at: float  # Unix time
     duration_s: float
     exit_code: int
-    result: str  # success | failed | lock-held | config-error | aborted
+    result: str  # success | failed | lock-held | config-error | aborted | terminated
     dry_run: bool
     version: str
     decisions: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (outcome, reason)
@@ -51,6 +53,16 @@ class RunFacts:
     @property
     def mode(self) -> str:
         return "dry-run" if self.dry_run else "sweep"
+
+    @property
+    def succeeded(self) -> bool:
+        """A pass ran and nothing failed: the only run that counts as a success."""
+        return self.result == "success"
+
+    @property
+    def did_work(self) -> bool:
+        """False for a run that found the lock held: it has no decisions to report."""
+        return self.result != "lock-held"
 
 
 def _gauge(name: str, doc: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:
@@ -73,7 +85,7 @@ def families(run: RunFacts) -> list[Metric]:
         out.append(family)
 
     single("last_run_timestamp_seconds", "When the last run ended (Unix time).", run.finished_at)
-    if run.exit_code == 0:
+    if run.succeeded:
         single(
             "last_success_timestamp_seconds",
             "When the last run that exited 0 ended (Unix time); kept across failed runs.",
@@ -84,11 +96,13 @@ def families(run: RunFacts) -> list[Metric]:
     info = _gauge(
         "last_run_info",
         "Always 1: how the last run ended (success, failed, lock-held, config-error, "
-        "aborted) and the sweeper's version.",
+        "aborted, terminated) and the sweeper's version.",
         ["result", "version"],
     )
     info.add_metric([run.result, run.version], 1)
     out.append(info)
+    if not run.did_work:
+        return out
 
     decisions = _gauge(
         "decisions",
@@ -170,7 +184,7 @@ class Pushgateway:
     def push(self, run: RunFacts) -> None:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Facts(run))
-        send = push_to_gateway if run.exit_code == 0 else pushadd_to_gateway
+        send = push_to_gateway if run.succeeded else pushadd_to_gateway
         send(
             self.url,
             job=JOB,

@@ -7,7 +7,7 @@ memory holds one window of plans, never the cluster's tasks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sweeper.core import Plan, Policy, plan_workload
@@ -38,12 +38,17 @@ def task_batches(workloads: Sequence[Workload], size: int) -> list[tuple[str, tu
 
 
 def plan_window(
-    kube: KubePort, window: Sequence[Workload], policy: Policy, batch: int
+    kube: KubePort,
+    window: Sequence[Workload],
+    policy: Policy,
+    batch: int,
+    on_batch: Callable[[], None] = lambda: None,
 ) -> list[Planned]:
     """Every Workload of the window, planned, in the window's order."""
     by_key = {(wl.namespace, wl.name): wl for wl in window}
     planned: dict[tuple[str, str], Planned] = {}
     for namespace, names in task_batches(window, batch):
+        on_batch()
         try:
             tasks = kube.tasks_of(namespace, names)
         except KubeError as err:

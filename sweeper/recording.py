@@ -6,11 +6,10 @@ from collections.abc import Sequence
 
 from sweeper.acting import Effects
 from sweeper.core import Decision, merged_records, settles
-from sweeper.errors import Conflict, KubeError
+from sweeper.errors import Conflict, KubeError, NotFound
 from sweeper.model import (
     RECORD_ANNOTATION,
     SETTLED_ANNOTATION,
-    InvalidInput,
     Workload,
     parse_workload,
     render_records,
@@ -26,23 +25,43 @@ class Recorder:
         self.effects, self.kube, self.attempts = effects, kube, attempts
         self.log, self.summary = log, summary
 
-    def record(self, wl: Workload, decisions: Sequence[Decision]) -> bool:
-        """Merge today's records into the annotation, re-reading on a stale resourceVersion."""
-        current, rv, settled = wl, wl.resource_version, settles(decisions)
-        for _ in range(self.attempts):
-            annotations = annotation_changes(current, decisions, settled)
-            if not annotations:
-                return True
-            try:
-                self.effects.annotate(current, rv, annotations)
-                return True
-            except Conflict:
-                fresh = parse_workload(self.kube.get_workload(wl.namespace, wl.name))
-                settled = settled and fresh.fingerprint == wl.fingerprint
-                current, rv = fresh, fresh.resource_version
-            except (KubeError, InvalidInput) as err:
-                return self._failed(wl, str(err))
+    def record(self, wl: Workload, decisions: Sequence[Decision], complete: bool = True) -> bool:
+        """Merge today's records into the annotation, re-reading on a stale resourceVersion.
+
+        `complete`: every branch of the Workload was decided (not so when a stop cut the
+        Workload short); only then may it be settled.
+        """
+        current, rv, settled = wl, wl.resource_version, complete and settles(decisions)
+        try:
+            for _ in range(self.attempts):
+                annotations = annotation_changes(current, decisions, settled)
+                if not annotations:
+                    return True
+                try:
+                    self.effects.annotate(current, rv, annotations)
+                    return True
+                except Conflict:
+                    current = parse_workload(self.kube.get_workload(wl.namespace, wl.name))
+                    settled = settled and current.fingerprint == wl.fingerprint
+                    rv = current.resource_version
+        except NotFound:
+            return self._gone(wl)
+        except KubeError as err:
+            return self._failed(wl, str(err))
+        except Exception as err:  # one Workload's trouble stays its own
+            return self._failed(wl, f"{type(err).__name__}: {err}")
         return self._failed(wl, "resourceVersion kept changing")
+
+    def _gone(self, wl: Workload) -> bool:
+        """Deleted meanwhile: nothing is left to record, and that is no failure."""
+        self.log.info(
+            "record.gone",
+            namespace=wl.namespace,
+            workload=wl.name,
+            reason="workload-deleted",
+            detail="the Workload was deleted during the run: nothing left to record",
+        )
+        return False
 
     def event(self, wl: Workload, decision: Decision) -> None:
         try:

@@ -14,6 +14,7 @@ import structlog
 from sweeper.core import Decision
 from sweeper.model import Workload
 from sweeper.outcomes import Outcome
+from sweeper.stopping import exit_code_of
 
 Log = structlog.typing.FilteringBoundLogger
 
@@ -74,11 +75,14 @@ class Summary:
     # Refused before the pass (token, cluster, the run lock's Lease): nothing was done.
     config_error: str | None = None
     aborted: str | None = None  # the cluster failed mid-pass
+    terminated: str | None = None  # the signal that ended the pass early (SIGTERM, SIGINT)
 
     @property
     def exit_code(self) -> int:
         if self.config_error:
             return 2
+        if self.terminated:
+            return exit_code_of(self.terminated)
         failed = self.counts[Outcome.FAILED] or self.record_failures or self.aborted
         return 1 if failed else 0
 
@@ -87,6 +91,8 @@ class Summary:
         """How the run ended, in a word: the metrics' `result` label."""
         if self.config_error:
             return "config-error"
+        if self.terminated:
+            return "terminated"
         if self.aborted:
             return "aborted"
         if self.lock_held_by:
@@ -154,8 +160,11 @@ class Progress:
         summary: Summary,
         interval_s: float,
         clock: Callable[[], float] = time.monotonic,
+        heartbeat: Callable[[], None] = lambda: None,
     ) -> None:
         self.log, self.summary, self.interval, self.clock = log, summary, interval_s, clock
+        # Called at every tick, so a long phase keeps the Lease and notices a stop request.
+        self.heartbeat = heartbeat
         self.started = self.last = clock()
         self.pending = 0
         self.planned = 0
@@ -164,6 +173,7 @@ class Progress:
         self.decided = 0
 
     def tick(self, phase: str, batch_done: bool = False) -> None:
+        self.heartbeat()
         now = self.clock()
         if not batch_done and now - self.last < self.interval:
             return

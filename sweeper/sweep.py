@@ -18,11 +18,11 @@ from functools import partial
 from sweeper import __version__
 from sweeper.acting import Actor, Effects
 from sweeper.budget import Budget
-from sweeper.core import HAS_PR, Candidate, Policy
+from sweeper.core import HAS_PR, Candidate, Decision, Policy
 from sweeper.errors import KubeError
 from sweeper.learning import Known, Learner
 from sweeper.listing import pending
-from sweeper.lock import LockHeld, RunLock
+from sweeper.lock import LockHeld, LockLost, RunLock
 from sweeper.lookups import Lookup
 from sweeper.metrics import Metrics, RunFacts
 from sweeper.model import Workload
@@ -32,13 +32,22 @@ from sweeper.ports import GitHubPort, KubePort
 from sweeper.recording import Recorder
 from sweeper.report import Log, Progress, Summary, decision_line, workload_failed
 from sweeper.settings import Settings
+from sweeper.stopping import Stop, Terminated
 
 __all__ = ["KubePort", "Summary", "Sweep", "run_sweep"]
 
 
 class Sweep:
-    def __init__(self, settings: Settings, kube: KubePort, github: GitHubPort, log: Log) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        kube: KubePort,
+        github: GitHubPort,
+        log: Log,
+        stop: Stop | None = None,
+    ) -> None:
         self.s, self.kube, self.github, self.log = settings, kube, github, log
+        self.stop = stop or Stop()
         self.summary = Summary()
         self.policy = Policy(
             settings.min_age,
@@ -47,9 +56,9 @@ class Sweep:
             settings.draft_on_request_changes,
         )
         budget = Budget(settings.max_create)
-        effects = Effects(github, kube, settings.dry_run)
+        effects = Effects(github, kube, settings.dry_run, self.stop)
         t = settings.tunables
-        self.progress = Progress(log, self.summary, t.progress_interval_s)
+        self.progress = Progress(log, self.summary, t.progress_interval_s, heartbeat=self.beat)
         self.learner = Learner(github, budget, log, t.lookup_batch, self._learned)
         self.actor = Actor(settings, github, effects, budget)
         self.recorder = Recorder(
@@ -61,16 +70,31 @@ class Sweep:
         if self.s.use_lock and not self.s.dry_run and not self._lock():
             return self.summary
         try:
-            tick = partial(self.progress.tick, "list")
-            todo = pending(self.kube, self.s, self.policy, self.log, self.summary, tick)
-            self.progress.pending = len(todo)
-            size = self.s.tunables.plan_window
-            for start in range(0, len(todo), size):
-                self.window(todo[start : start + size])
+            self.sweep()
         finally:
-            if self.lock:
-                self.lock.release()
+            self._release()
         return self.summary
+
+    def sweep(self) -> None:
+        """Every pending Workload, a window at a time."""
+        tick = partial(self.progress.tick, "list")
+        todo = pending(self.kube, self.s, self.policy, self.log, self.summary, tick)
+        self.progress.pending = len(todo)
+        size = self.s.tunables.plan_window
+        for start in range(0, len(todo), size):
+            self.window(todo[start : start + size])
+
+    def beat(self) -> None:
+        """Between steps: honour a stop request, and keep the Lease through long phases."""
+        self.stop.check()
+        if self.lock is None:
+            return
+        try:
+            self.lock.renew_if_due()
+        except LockLost:
+            raise
+        except KubeError as err:  # the next beat tries again; the Lease lasts 15 minutes
+            self.log.warning("lock.renew_failed", reason="lock", detail=str(err))
 
     def _lock(self) -> bool:
         lock = RunLock(
@@ -89,19 +113,33 @@ class Sweep:
         self.lock = lock
         return True
 
+    def _release(self) -> None:
+        """Hand the Lease back; a failure here must never hide how the pass ended."""
+        if self.lock is None:
+            return
+        try:
+            self.lock.release()
+        except Exception as err:  # the pass's own outcome matters more
+            self.log.warning(
+                "lock.release_failed",
+                reason="lock",
+                detail=f"{type(err).__name__}: {err}; the Lease lapses after "
+                f"{self.s.tunables.lease_duration_s}s",
+            )
+
     def window(self, window: Sequence[Workload]) -> None:
         """Plan every Workload of the window, learn GitHub's view of them all, then act."""
-        planned = plan_window(self.kube, window, self.policy, self.s.tunables.task_batch)
+        plan_tick = partial(self.progress.tick, "plan")
+        planned = plan_window(self.kube, window, self.policy, self.s.tunables.task_batch, plan_tick)
         candidates = [p for item in planned for p in item.plans if isinstance(p, Candidate)]
         self.progress.planned += len(planned)
         self.progress.candidates += len(candidates)
         known = self.learner.learn(candidates)
         for item in planned:
+            self.beat()
             self.finish(item, known)
             self.progress.decided += 1
             self.progress.tick("act")
-            if self.lock:
-                self.lock.renew_if_due()
         self.progress.tick("act", batch_done=True)
 
     def _learned(self, branches: int) -> None:
@@ -109,25 +147,36 @@ class Sweep:
         self.progress.tick("learn", batch_done=True)
 
     def finish(self, item: Planned, known: Mapping[Lookup, Known]) -> None:
-        """Decide and act on one Workload, record it, report it; its failures stay its own."""
+        """Decide and act on one Workload, record it, report it; its failures stay its own.
+
+        A stop request during its writes ends it early: what was done is still recorded
+        and reported (never settled), then the stop goes on up.
+        """
         wl, dry = item.workload, self.s.dry_run
         if item.error is not None:
             workload_failed(self.log, self.summary, wl, item.error, dry)
             return
+        decisions: list[Decision] = []
+        stopped: Terminated | None = None
         try:
-            decisions = [self.actor.resolve(wl, plan, known) for plan in item.plans]
+            for plan in item.plans:
+                decisions.append(self.actor.resolve(wl, plan, known))
+        except Terminated as err:
+            stopped = err
         except Exception as err:  # a bug must not stop the other Workloads
             workload_failed(
                 self.log, self.summary, wl, f"unexpected {type(err).__name__}: {err}", dry
             )
             return
-        recorded = self.recorder.record(wl, decisions)
+        recorded = self.recorder.record(wl, decisions, complete=stopped is None)
         for decision in decisions:
             if decision.outcome is Outcome.OPENED:
                 decision = self.actor.notify(decision)
             decision_line(self.log, self.summary, wl, decision, recorded, dry)
             if recorded and decision.outcome in HAS_PR:
                 self.recorder.event(wl, decision)
+        if stopped is not None:
+            raise stopped
 
 
 def run_facts(
@@ -160,16 +209,22 @@ def run_sweep(
     github: GitHubPort,
     log: Log,
     metrics: Metrics | None = None,
+    stop: Stop | None = None,
 ) -> Summary:
     """The pass, the metrics push, then `sweep.finished`: always the run's last line."""
     started = time.monotonic()
-    sweep = Sweep(settings, kube, github, log)
+    sweep = Sweep(settings, kube, github, log, stop)
     try:
         summary = sweep.run()
+    except Terminated as err:  # SIGTERM or SIGINT: what was done is recorded
+        summary = sweep.summary
+        summary.terminated = err.name
+        log.warning("sweep.terminated", reason="signal", signal=err.name, detail=str(err))
     except KubeError as err:  # the cluster went away mid-pass: what was done stays done
         summary = sweep.summary
         summary.aborted = str(err)
-        log.error("sweep.aborted", reason="cluster", detail=str(err))
+        reason = "lock-lost" if isinstance(err, LockLost) else "cluster"
+        log.error("sweep.aborted", reason=reason, detail=str(err))
     finish(settings, summary, github, kube, log, metrics, round(time.monotonic() - started, 3))
     return summary
 

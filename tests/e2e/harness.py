@@ -193,7 +193,7 @@ class World:
     def hold_lock(self, holder: str = "other-run") -> None:
         """Another live run holds the sweeper's Lease (in the `sweeper` namespace)."""
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        self.kube.seed(
+        self.kube.seed_replace(
             {
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",

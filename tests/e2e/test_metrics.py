@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -103,6 +105,41 @@ def test_dry_runs_and_lock_held_runs_are_labelled(world: World, gateway: Pushgat
     assert got["foreman_pr_sweeper_last_run_exit_code"] == 0
     assert not any("decisions" in key for key in got)
     assert gateway.series(**DRY) == dry
+
+
+def test_a_lock_held_run_hides_neither_a_failure_nor_its_age(
+    world: World, gateway: Pushgateway
+) -> None:
+    """After a failed run, a run that finds the lock held (exit 0) sets no success time
+    and leaves the failed run's decisions for the alert to see."""
+    world.simple("first", issues=[1])
+    world.github.inject("POST", r"^/repos/acme/widgets/pulls$", status=500, times=1)
+    assert world.sweep("--pushgateway-url", gateway.url).code == 1
+    failed = gateway.series(**SWEEP)
+    assert "foreman_pr_sweeper_last_success_timestamp_seconds" not in failed
+    world.hold_lock("a-stuck-run")
+    held = world.sweep("--pushgateway-url", gateway.url)
+    assert held.code == 0 and held.summary["result"] == "lock-held"
+    got = gateway.series(**SWEEP)
+    assert "foreman_pr_sweeper_last_success_timestamp_seconds" not in got
+    assert got['foreman_pr_sweeper_last_run_info{result="lock-held",version="0.1.0"}'] == 1
+    assert got['foreman_pr_sweeper_decisions{outcome="failed",reason="github-error"}'] == 1
+
+
+def test_a_terminated_run_is_pushed_as_terminated(world: World, gateway: Pushgateway) -> None:
+    """A SIGTERMed run still pushes its numbers: result terminated, no success time."""
+    world.simple("alpha", issues=[1, 2])
+    procs: list[subprocess.Popen[str]] = []
+    world.github.on_pull_created(lambda _pr: procs[0].send_signal(signal.SIGTERM))
+    proc = world.start("--pushgateway-url", gateway.url)
+    procs.append(proc)
+    stdout, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 143
+    assert stdout.strip().splitlines()[-1].count('"sweep.finished"') == 1
+    got = gateway.series(**SWEEP)
+    assert got['foreman_pr_sweeper_last_run_info{result="terminated",version="0.1.0"}'] == 1
+    assert got["foreman_pr_sweeper_last_run_exit_code"] == 143
+    assert "foreman_pr_sweeper_last_success_timestamp_seconds" not in got
 
 
 def test_an_unreachable_gateway_is_a_warning_never_a_failure(world: World) -> None:

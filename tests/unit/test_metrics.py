@@ -70,15 +70,30 @@ def test_values_and_low_cardinality_labels() -> None:
     assert got['foreman_pr_sweeper_kubernetes_requests{verb="patch"}'] == 3
 
 
-def test_only_a_run_that_exits_0_sets_the_last_success() -> None:
-    for code, result in ((1, "failed"), (2, "config-error")):
+def test_only_a_successful_pass_sets_the_last_success() -> None:
+    """Failed, refused and terminated runs push no success time."""
+    for code, result in ((1, "failed"), (2, "config-error"), (143, "terminated")):
         failed = RunFacts(1.0, 1.0, code, result, False, "0.1.0")
         got = samples(failed)
         assert "foreman_pr_sweeper_last_success_timestamp_seconds" not in got
         assert got["foreman_pr_sweeper_last_run_exit_code"] == code
         assert got[f'foreman_pr_sweeper_last_run_info{{result="{result}",version="0.1.0"}}'] == 1
-    held = RunFacts(1.0, 0.1, 0, "lock-held", False, "0.1.0")
-    assert samples(held)["foreman_pr_sweeper_last_success_timestamp_seconds"] == 1.0
+
+
+def test_a_lock_held_run_is_no_success_and_keeps_the_failures_it_did_not_see() -> None:
+    """A run that found the lock held exits 0 but did nothing: no success time, and no
+    decision or workload series that would replace the previous run's failures."""
+    held = RunFacts(1.0, 0.1, 0, "lock-held", False, "0.1.0", decisions={("failed", "x"): 0})
+    got = samples(held)
+    assert "foreman_pr_sweeper_last_success_timestamp_seconds" not in got
+    assert got['foreman_pr_sweeper_last_run_info{result="lock-held",version="0.1.0"}'] == 1
+    names = {key.split("{")[0] for key in got}
+    assert names == {
+        "foreman_pr_sweeper_last_run_timestamp_seconds",
+        "foreman_pr_sweeper_last_run_exit_code",
+        "foreman_pr_sweeper_last_run_duration_seconds",
+        "foreman_pr_sweeper_last_run_info",
+    }
 
 
 def test_a_dry_run_is_its_own_group() -> None:
