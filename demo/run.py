@@ -38,6 +38,10 @@ def seed(kube: KubeStandIn, github: GitHubStandIn) -> None:
     def issue(wl: str, n: int, ns: str, repo: str, subject: str, **kw: Any) -> list[dict[str, Any]]:
         branch = f"foreman/{wl}/issue-{n}" + ("-esc" if kw.get("escalation") else "")
         sha = github.push(repo, branch, message=subject)
+        if kw.pop("foreman_opened", False):  # Foreman's reviewer opened it and said so
+            owner = repo.split("/", 1)[0]
+            pr = github.add_pull(repo, f"{owner}:{branch}", title=subject)
+            kw["pull_request_url"] = pr["html_url"]
         return issue_pipeline(wl, n, namespace=ns, repo=repo, commit_sha=sha, **kw)
 
     batches = {
@@ -57,7 +61,7 @@ def seed(kube: KubeStandIn, github: GitHubStandIn) -> None:
                 "team-a",
                 "acme/widgets",
                 "Retry flaky upload",
-                pull_request_url="https://github.example/acme/widgets/pull/12",
+                foreman_opened=True,
             ),
         ],
         ("team-a", "docs-sweep", "acme/widgets"): [

@@ -14,7 +14,17 @@ from typing import Any
 
 from sweeper.body import BodyInput, render_body, render_title, withdrawn_body
 from sweeper.budget import Budget
-from sweeper.core import Candidate, Decision, Open, Plan, Pull, Refresh, Withdraw, decide_remote
+from sweeper.core import (
+    Candidate,
+    Decision,
+    Open,
+    Plan,
+    Pull,
+    Refresh,
+    Withdraw,
+    decide_remote,
+    withdraw_plan,
+)
 from sweeper.github import (
     AppNotInstalled,
     GitHubError,
@@ -88,16 +98,20 @@ class Effects:
             self.kube.patch_annotations(wl.namespace, wl.name, rv, annotations)
 
     def event(self, wl: Workload, decision: Decision) -> None:
+        """An Event for a PR the sweeper changed: opened, updated or withdrew."""
         if self.dry_run:
             return
-        verb = {Outcome.OPENED: "Opened", Outcome.UPDATED: "Updated"}.get(
-            decision.outcome, "Adopted"
-        )
-        ref = {"namespace": wl.namespace, "name": wl.name, "uid": wl.uid}
+        verb = "Withdrawn" if decision.withdrew else str(decision.outcome).capitalize()
         message = (
             f"{verb} {decision.pr_url} for {decision.repo} {decision.branch} ({decision.reason})"
         )
-        self.kube.create_event(ref, f"PullRequest{verb}", message)
+        kind = "Warning" if decision.withdrew else "Normal"
+        self.kube.create_event(_ref(wl), f"PullRequest{verb}", message, kind)
+
+    def record_failed(self, wl: Workload, detail: str) -> None:
+        """A Warning Event on a Workload whose record could not be written."""
+        if not self.dry_run:
+            self.kube.create_event(_ref(wl), "RecordFailed", detail, "Warning")
 
 
 class Actor:
@@ -124,6 +138,8 @@ class Actor:
         step = decide_remote(c, view.head_sha, view.pulls)
         if isinstance(step, Decision):
             return step
+        if isinstance(step, Withdraw):  # safety, not work: neither budget nor reserve waits
+            return self.withdraw(wl, c, step.pull, step.detail, c.branch.reviewed_sha)
         # Writes go to REST's bucket; marking a draft ready is a GraphQL mutation.
         repo = c.branch.repo
         core = self.github.bucket_key("core", repo)
@@ -135,9 +151,6 @@ class Actor:
         try:
             if isinstance(step, Open):
                 return self.open(wl, step, view)
-            if isinstance(step, Withdraw):
-                return self.withdraw(wl, c, step.pull, step.detail, c.branch.reviewed_sha)
-            assert isinstance(step, Refresh)
             return self.refresh(wl, step)
         except RateLimited as err:
             self.budget.stop(err.bucket, err.reason, str(err))
@@ -148,10 +161,10 @@ class Actor:
     def open(self, wl: Workload, step: Open, view: View) -> Decision:
         c, b = step.candidate, step.candidate.branch
         base = b.base or view.default_branch or self.github.default_branch(b.repo)
-        sha = b.reviewed_sha or view.head_sha
+        sha = b.reviewed_sha
         message = view.head_message
         if message is None:  # read by REST: only now is the subject worth a call
-            message = self.github.commit_message(c.head_repo, sha or b.name)
+            message = self.github.commit_message(c.head_repo, sha)
         title = render_title(message, b.issue)
         body = self.body(wl, c, sha)
         self.budget.creates += 1
@@ -165,21 +178,19 @@ class Actor:
         except (PermissionDenied, AppNotInstalled) as err:  # a refusal: nothing was created
             return _decision(c, Outcome.FAILED, _failure(err), str(err), sha=sha)
         except (Transient, GitHubError) as err:
-            return self._recheck(c, step, err, sha)
+            return self._recheck(wl, c, step, err, sha)
         if pull is None:
             return _decision(
                 c, Outcome.WOULD_OPEN, step.reason, f"{step.detail}; title {title!r}", sha=sha
             )
-        if sha is not None and pull.head_sha is not None and pull.head_sha != sha:
+        if pull.head_sha is not None and pull.head_sha != sha:
             # GitHub takes no expected SHA: its answer tells which commit the PR is at.
             moved = f"#{pull.number} was opened at {pull.head_sha[:12]}, not {sha[:12]}"
             detail = f"{moved} (the branch moved during the create)"
             return self.withdraw(wl, c, pull, detail, sha)
         return _decision(c, Outcome.OPENED, step.reason, step.detail, pull.url, pull.number, sha)
 
-    def withdraw(
-        self, wl: Workload, c: Candidate, pull: Pull, detail: str, sha: str | None
-    ) -> Decision:
+    def withdraw(self, wl: Workload, c: Candidate, pull: Pull, detail: str, sha: str) -> Decision:
         """Close a PR that stands at unreviewed code, saying why; a later review gets its own.
 
         The closed body carries a withdrawn marker, so no run takes the close for a human's.
@@ -217,9 +228,9 @@ class Actor:
             pull.number,
             sha,
         )
-        return replace(decision, warnings=tuple(warnings))
+        return replace(decision, warnings=tuple(warnings), withdrew=True)
 
-    def body(self, wl: Workload, c: Candidate, sha: str | None) -> str:
+    def body(self, wl: Workload, c: Candidate, sha: str) -> str:
         b = c.branch
         return render_body(
             BodyInput(
@@ -317,8 +328,14 @@ class Actor:
             return _decision(c, Outcome.SKIPPED, Reason.DRAFT_UNSUPPORTED, str(err), sha=sha)
         return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, str(err), sha=sha)
 
-    def _recheck(self, c: Candidate, step: Open, err: GitHubError, sha: str | None) -> Decision:
-        """The create's answer was lost or odd: GitHub may have made the PR. Look, don't retry."""
+    def _recheck(
+        self, wl: Workload, c: Candidate, step: Open, err: GitHubError, sha: str
+    ) -> Decision:
+        """The create's answer was lost or odd: GitHub may have made the PR. Look, don't retry.
+
+        A PR found at another commit than the reviewed one is ours if its marker says so
+        (the branch moved during the create): it is withdrawn at once, as when the answer
+        arrives."""
         try:
             pulls = self.github.pulls_for_head(c.branch.repo, c.head)
         except RateLimited as again:
@@ -330,12 +347,24 @@ class Actor:
                 c, Outcome.FAILED, Reason.GITHUB_ERROR, f"{err}; re-check: {again}", sha=sha
             )
         for pull in pulls:
-            if pull.state == "open" and (sha is None or pull.head_sha == sha):
-                detail = f"{step.detail}; create answer lost ({err}), found #{pull.number} by head"
+            if pull.state != "open":
+                continue
+            lost = f"create answer lost ({err}), found #{pull.number} by head"
+            if pull.head_sha == sha:
+                detail = f"{step.detail}; {lost}"
                 return _decision(c, Outcome.OPENED, step.reason, detail, pull.url, pull.number, sha)
+            if withdraw_plan(c, pull) is not None:
+                moved = f"{lost} at {str(pull.head_sha)[:12]}, not {sha[:12]}"
+                return self.withdraw(
+                    wl, c, pull, f"{moved} (the branch moved during the create)", sha
+                )
         return _decision(
             c, Outcome.FAILED, Reason.GITHUB_ERROR, f"{err}; no PR found by head", sha=sha
         )
+
+
+def _ref(wl: Workload) -> dict[str, str]:
+    return {"namespace": wl.namespace, "name": wl.name, "uid": wl.uid}
 
 
 def _failure(err: GitHubError) -> Reason:

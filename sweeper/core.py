@@ -20,12 +20,15 @@ from sweeper.body import read_marker
 from sweeper.model import (
     InvalidInput,
     Record,
+    RecordKey,
     Role,
     Task,
     Workload,
     as_mapping,
     controller_uid,
     parse_task,
+    pull_url_parts,
+    record_key,
 )
 from sweeper.outcomes import SETTLED_SKIPS, Outcome, Reason, WorkloadSkip
 
@@ -49,12 +52,14 @@ class Branch:
     name: str
     issue: int
     base: str | None
-    reviewed_sha: str | None
+    reviewed_sha: str  # the final coder's status.commitSHA: what gate and reviewers judged
     coder: Task
     verifiers: tuple[Task, ...]
     reviewers: tuple[Task, ...]
     # Review requested changes: the PR is a draft that links the issue without closing it.
     draft: bool = False
+    # Reviewer escalation (`escalate-N-j`): shown, never counted.
+    advisory: tuple[Task, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,12 +78,22 @@ class Decision:
     draft: bool = False
     # Things that went wrong around a PR that still stands (review requests, labels).
     warnings: tuple[str, ...] = ()
+    # The sweeper closed `pr_url` itself: it stood at a commit nobody reviewed.
+    withdrew: bool = False
 
     @property
     def record(self) -> bool:
         return self.branch is not None and (
             self.outcome in HAS_PR or self.reason is Reason.CLOSED_BY_HUMAN
         )
+
+    @property
+    def changed(self) -> bool:
+        """The sweeper changed a PR (opened, updated or withdrew it): worth an Event.
+
+        Adopting a PR, recording a human's close or settling changes nothing on GitHub,
+        so the annotation and the log line say all there is to say."""
+        return self.outcome in (Outcome.OPENED, Outcome.UPDATED) or self.withdrew
 
     @property
     def settles(self) -> bool:
@@ -99,6 +114,9 @@ class Candidate:
     branch: Branch
     head_owner: str
     note: str
+    # The number of the PR Foreman's reviewer recorded (extra.pullRequestURL) for this
+    # branch's repository; it counts only if GitHub lists that PR for this head.
+    foreman_pr: int | None = None
 
     @property
     def head(self) -> str:
@@ -164,6 +182,8 @@ def triage(workload: Workload, now: datetime, policy: Policy) -> WorkloadSkip | 
         return WorkloadSkip.NOT_COMPLETED
     if workload.settled is not None and workload.settled == workload.fingerprint:
         return WorkloadSkip.SETTLED
+    if workload.skipped_by is not None:
+        return WorkloadSkip.OPTED_OUT
     if workload.completed_at is not None and now - workload.completed_at < policy.min_age:
         return WorkloadSkip.TOO_YOUNG
     return None
@@ -188,7 +208,60 @@ def plan_workload(workload: Workload, raw_tasks: Iterable[Any], policy: Policy) 
     if left_out and not owned:
         return [_invalid(None, f"no task with this Workload's label is owned by it: {left_out}")]
     plans = _plan_owned(workload, owned, policy)
+    plans += _without_tasks(workload, plans)
     return [_with_note(plan, left_out) for plan in plans] if left_out else plans
+
+
+_ISSUE_BRANCH = re.compile(r"^foreman/[^/]+/issue-(?P<issue>[0-9]+)(?:-esc)?$")
+
+
+def _without_tasks(workload: Workload, plans: Sequence[Plan]) -> list[Plan]:
+    """What the spec asks for that no task of the Workload covers: a line each, never a
+    settle (a Completed Workload has its tasks; a listing may have missed them)."""
+    if workload.open_pull_request is False:
+        return []  # branch-only: nothing of it asks for a PR
+    keys = [_plan_key(p) for p in plans]
+    if any(isinstance(p, Decision) and p.reason is Reason.INVALID_INPUT for p in plans):
+        return []  # a task we could not read may be the missing one: its line says so
+    detail = "no AgenticTask of this Workload covers it; the next run looks again"
+    if workload.pipeline is not None:
+        have = {(str(repo).lower(), branch) for repo, branch, _ in keys}
+        return [
+            Decision(
+                repo,
+                branch,
+                None,
+                None,
+                Outcome.SKIPPED,
+                Reason.NO_TASKS,
+                f"spec.pipeline asks for a PR of {repo} {branch}, but {detail}",
+            )
+            for repo, branch in sorted(workload.pipeline_pr_branches or ())
+            if (repo.lower(), branch) not in have
+        ]
+    covered = {issue for _, _, issue in keys if issue is not None}
+    for _, branch, _ in keys:
+        match = _ISSUE_BRANCH.match(branch or "")
+        if match:
+            covered.add(int(match["issue"]))
+    return [
+        Decision(
+            workload.repo,
+            f"foreman/{workload.name}/issue-{n}",
+            n,
+            None,
+            Outcome.SKIPPED,
+            Reason.NO_TASKS,
+            f"spec.issues asks for issue {n}, but {detail}",
+        )
+        for n in sorted(workload.issues - covered)
+    ]
+
+
+def _plan_key(plan: Plan) -> tuple[str | None, str | None, int | None]:
+    if isinstance(plan, Candidate):
+        return plan.branch.repo, plan.branch.name, plan.branch.issue
+    return plan.repo, plan.branch, plan.issue
 
 
 def _owned(workload: Workload, raw_tasks: Iterable[Any]) -> tuple[list[Any], str]:
@@ -261,8 +334,10 @@ def _invalid(key: tuple[str, str] | None, detail: str) -> Decision:
 def plan_branch(workload: Workload, tasks: Sequence[Task], policy: Policy) -> Plan:
     """The ladder for one branch: eligibility, then what is already recorded."""
     repo, name = tasks[0].repo, tasks[0].branch
-    final_round = max(t.round for t in tasks)
-    final = [t for t in tasks if t.round == final_round]
+    advisory = tuple(sorted((t for t in tasks if t.role is Role.ADVISORY), key=lambda t: t.step))
+    deciding = [t for t in tasks if t.role is not Role.ADVISORY]  # escalation never decides
+    final_round = max((t.round for t in deciding), default=0)
+    final = [t for t in deciding if t.round == final_round]
     coders = [t for t in final if t.role is Role.CODER]
     issue = next((t.issue for t in coders + list(tasks) if t.issue is not None), None)
 
@@ -282,15 +357,21 @@ def plan_branch(workload: Workload, tasks: Sequence[Task], policy: Policy) -> Pl
     if (coder.outcome or "").upper() == "ALREADY-RESOLVED":
         return skip(Reason.ALREADY_RESOLVED, f"{coder.name} found the issue already fixed")
     if not _on_target(coder, "GO"):
-        return skip(
-            Reason.CODER_NOT_ON_TARGET, f"{coder.name} is {coder.phase}/{coder.verdict}", None
-        )
+        return skip(Reason.CODER_NOT_ON_TARGET, f"{coder.name} is {coder.phase}/{coder.verdict}")
     sha = coder.commit_sha
+    if sha is None:
+        return skip(
+            Reason.NO_COMMIT_SHA,
+            f"{coder.name} recorded no status.commitSHA: no task vouched for a commit",
+        )
     verifiers = tuple(t for t in final if t.role is Role.VERIFY)
     failed_gate = [t for t in verifiers if not _on_target(t, "GATE-PASS")]
     if failed_gate:
         return skip(Reason.GATE_NOT_PASSED, _verdicts(failed_gate), sha)
     reviewers = tuple(sorted((t for t in final if t.role is Role.REVIEW), key=lambda t: t.step))
+    unreviewed = _unreviewed(workload, repo, name, deciding, reviewers, final_round)
+    if unreviewed:
+        return skip(Reason.NOT_REVIEWED, unreviewed, sha)
     not_go = [t for t in reviewers if not _on_target(t, "GO")]
     draft = bool(not_go) and policy.drafts and _changes_requested(reviewers)
     if not_go and not draft:
@@ -298,14 +379,15 @@ def plan_branch(workload: Workload, tasks: Sequence[Task], policy: Policy) -> Pl
     if not repo_allowed(repo, policy.allow_repos):
         return skip(Reason.REPO_NOT_ALLOWED, f"{repo} is not in --allow-repo", sha)
 
-    branch = Branch(repo, name, issue, coder.base_branch, sha, coder, verifiers, reviewers, draft)
-    recorded = _recorded(workload.records.get(name), branch)
+    branch = Branch(
+        repo, name, issue, coder.base_branch, sha, coder, verifiers, reviewers, draft, advisory
+    )
+    recorded = _recorded(workload.record_for(repo, name), branch)
     if recorded is not None:
         return recorded
-    adopted = _foreman_opened(branch)
-    if adopted is not None:
-        return adopted
-    return Candidate(branch, policy.head_owner or repo.split("/", 1)[0], _candidate_note(branch))
+    foreman_pr, url_note = _foreman_pr(branch)
+    note = _join(_candidate_note(branch), url_note)
+    return Candidate(branch, policy.head_owner or repo.split("/", 1)[0], note, foreman_pr)
 
 
 def _outside_request(workload: Workload, repo: str, name: str, issue: int | None) -> str | None:
@@ -321,7 +403,54 @@ def _outside_request(workload: Workload, repo: str, name: str, issue: int | None
         return f"the tasks are for {repo}, spec.repo is {workload.repo}"
     if issue is not None and issue not in workload.issues:
         return f"issue {issue} is not in spec.issues"
+    own = f"foreman/{workload.name}/issue-{issue}"
+    if issue is not None and name not in (own, f"{own}-esc"):
+        return f"branch {name[:80]!r} is not Foreman's name for issue {issue} ({own}[-esc])"
     return None
+
+
+_REVIEW_STEP = re.compile(r"^review-[0-9]+-(?:esc-)?(?P<index>[0-9]+)(?:-r[0-9]+)?$")
+
+
+def _unreviewed(
+    workload: Workload,
+    repo: str,
+    name: str,
+    tasks: Sequence[Task],
+    reviewers: Sequence[Task],
+    final_round: int,
+) -> str:
+    """Why the final round was not reviewed as asked ("": it was, or nobody asks).
+
+    Fix rounds and escalation tiers run the same reviewers again; a final round that
+    lacks one of them (the Workload was cut short, or its tasks are missing) is not a
+    reviewed round, whatever its coder and gate say.
+    """
+    where = f"round {final_round}" if final_round else "the final round"
+    if workload.pipeline is not None:
+        missing = workload.pipeline_reviews(repo, name) - {t.step for t in reviewers}
+        if missing:
+            return f"{where} has no task for the review step {min(missing)} of spec.pipeline"
+        return ""
+    asked = {i for i in (_review_index(t.step) for t in tasks if t.role is Role.REVIEW) if i}
+    missing_index = asked - {_review_index(t.step) for t in reviewers}
+    if missing_index:
+        lacking = min(missing_index)
+        return f"{where} lacks reviewer {lacking}, which earlier rounds had: not reviewed"
+    asked_by_spec = workload.reviewers_asked or 0
+    if workload.reviewers_suppressed:  # Foreman left out gated cloud reviewers on purpose
+        asked_by_spec = min(asked_by_spec, 1)
+    if len(reviewers) < asked_by_spec:
+        return (
+            f"{where} has {len(reviewers)} review tasks, though spec.reviewerAgentRefs asks "
+            f"for {workload.reviewers_asked}: not reviewed"
+        )
+    return ""
+
+
+def _review_index(step: str) -> int | None:
+    match = _REVIEW_STEP.match(step)
+    return int(match["index"]) if match else None
 
 
 def _on_target(task: Task, verdict: str) -> bool:
@@ -356,7 +485,7 @@ def _opt_out_detail(workload: Workload) -> str:
 
 
 def _recorded(record: Record | None, branch: Branch) -> Decision | None:
-    if record is None or record.repo.lower() != branch.repo.lower():
+    if record is None or (record.repo and record.repo.lower() != branch.repo.lower()):
         return None
     if record.sha != branch.reviewed_sha:
         return None
@@ -378,39 +507,25 @@ def _recorded(record: Record | None, branch: Branch) -> Decision | None:
     )
 
 
-_PULL_URL = re.compile(r"^https://[^\s/]+/[^\s]+/pull/(?P<number>[0-9]{1,9})/?$")
-
-
-def _foreman_opened(branch: Branch) -> Decision | None:
+def _foreman_pr(branch: Branch) -> tuple[int | None, str]:
+    """The PR Foreman's reviewer says it opened, if its URL is for this branch's
+    repository; else why the URL was ignored. The URL's text is never repeated: only
+    GitHub's answer for this head names a PR (see `decide_remote`)."""
     for review in branch.reviewers:
-        match = _PULL_URL.match(review.pull_request_url or "")
-        if match:
-            return Decision(
-                branch.repo,
-                branch.name,
-                branch.issue,
-                branch.reviewed_sha,
-                Outcome.ADOPTED,
-                Reason.FOREMAN_OPENED,
-                f"{review.name} recorded the PR Foreman opened",
-                review.pull_request_url,
-                int(match["number"]),
-                branch.draft,
-            )
-    return None
+        if not review.pull_request_url:
+            continue
+        repo, number = pull_url_parts(review.pull_request_url)
+        if number is None:
+            return None, f"{review.name} has an unusable pullRequestURL: ignored"
+        if repo.lower() != branch.repo.lower():
+            return None, f"{review.name}'s pullRequestURL is for another repository: ignored"
+        return number, ""
+    return None, ""
 
 
 def _candidate_note(branch: Branch) -> str:
-    notes = []
-    if branch.reviewed_sha is None:
-        notes.append(f"{branch.coder.name} recorded no commitSHA; the branch head is trusted")
     errors = [r for r in branch.reviewers if r.pull_request_error]
-    if errors:
-        notes.append(f"Foreman's own PR call failed in {errors[0].name}")
-    for review in branch.reviewers:
-        if review.pull_request_url and not _PULL_URL.match(review.pull_request_url):
-            notes.append(f"{review.name} has an unusable pullRequestURL")
-    return "; ".join(notes)
+    return f"Foreman's own PR call failed in {errors[0].name}" if errors else ""
 
 
 # ---------------------------------------------------------------- what GitHub says
@@ -418,28 +533,35 @@ def _candidate_note(branch: Branch) -> str:
 
 def decide_remote(
     candidate: Candidate, head_sha: str | None, pulls: Sequence[Pull]
-) -> Plan | Open | Refresh | Withdraw:
-    """Given the branch head (None: no such branch) and the PRs for its head."""
+) -> Decision | Open | Refresh | Withdraw:
+    """Given the branch head (None: no such branch) and the PRs for its head.
+
+    The reviewed SHA decides: a PR merged or closed at it settles the branch; one merged
+    or closed at an older SHA leaves newer reviewed work without a PR, so a new one opens.
+    """
     b = candidate.branch
     reviewed = b.reviewed_sha
+    newest_first = sorted(pulls, key=lambda p: p.number, reverse=True)
+    note = _join(candidate.note, _unlisted(candidate, newest_first))
 
     def decision(
         outcome: Outcome, reason: Reason, detail: str, pull: Pull | None = None
     ) -> Decision:
+        if pull is not None and pull.number == candidate.foreman_pr and outcome is Outcome.ADOPTED:
+            reason, detail = Reason.FOREMAN_OPENED, f"{detail}; Foreman's reviewer opened it"
         return Decision(
             b.repo,
             b.name,
             b.issue,
-            reviewed or head_sha,
+            reviewed,
             outcome,
             reason,
-            _join(detail, candidate.note),
+            _join(detail, note),
             pull.url if pull else None,
             pull.number if pull else None,
             b.draft,
         )
 
-    newest_first = sorted(pulls, key=lambda p: p.number, reverse=True)
     for pull in newest_first:
         if pull.state == "open":
             withdraw = withdraw_plan(candidate, pull)
@@ -450,46 +572,43 @@ def decide_remote(
                 return refresh
             detail = _join(f"#{pull.number} is open", refresh)
             return decision(Outcome.ADOPTED, Reason.OPEN_PR_EXISTS, detail, pull)
-    for pull in newest_first:
+    at_reviewed = [p for p in newest_first if p.head_sha in (reviewed, None)]
+    for pull in at_reviewed:
         if pull.merged:
             return decision(
                 Outcome.ADOPTED, Reason.MERGED_PR_EXISTS, f"#{pull.number} was merged", pull
             )
     # The sweeper's own withdrawal of a PR opened at an unreviewed commit is not a human's no.
-    closed_at_reviewed = [
-        p
-        for p in newest_first
-        if reviewed and p.head_sha == reviewed and not _withdrawn_by_sweeper(p, b.issue)
-    ]
-    if closed_at_reviewed:
-        pull = closed_at_reviewed[0]
-        return decision(
-            Outcome.SKIPPED,
-            Reason.CLOSED_BY_HUMAN,
-            f"#{pull.number} was closed unmerged at the reviewed SHA",
-            pull,
-        )
+    for pull in at_reviewed:
+        if not _withdrawn_by_sweeper(pull, b.issue):
+            detail = f"#{pull.number} was closed unmerged at the reviewed SHA"
+            return decision(Outcome.SKIPPED, Reason.CLOSED_BY_HUMAN, detail, pull)
     if head_sha is None:
         return decision(
             Outcome.SKIPPED, Reason.BRANCH_MISSING, f"no branch on {candidate.head_repo}"
         )
-    if reviewed is not None and head_sha != reviewed:
-        return decision(
-            Outcome.SKIPPED,
-            Reason.HEAD_MOVED,
-            f"branch head {head_sha[:12]} is not the reviewed {reviewed[:12]}",
-        )
+    if head_sha != reviewed:
+        moved = f"branch head {head_sha[:12]} is not the reviewed {reviewed[:12]}"
+        return decision(Outcome.SKIPPED, Reason.HEAD_MOVED, moved)
     if newest_first:
         last = newest_first[0]
+        if last.merged:
+            detail = f"#{last.number} was merged at an older SHA"
+            return Open(candidate, Reason.NEW_WORK_AFTER_MERGE, _join(detail, note))
         how = (
             "was withdrawn by the sweeper (opened at an unreviewed commit)"
             if _withdrawn_by_sweeper(last, b.issue)
             else "was closed at an older SHA"
         )
-        return Open(
-            candidate, Reason.NEW_WORK_AFTER_CLOSE, _join(f"#{last.number} {how}", candidate.note)
-        )
-    return Open(candidate, Reason.MISSING_PR, _join("no PR for this head", candidate.note))
+        return Open(candidate, Reason.NEW_WORK_AFTER_CLOSE, _join(f"#{last.number} {how}", note))
+    return Open(candidate, Reason.MISSING_PR, _join("no PR for this head", note))
+
+
+def _unlisted(candidate: Candidate, pulls: Sequence[Pull]) -> str:
+    """Foreman's recorded PR, when GitHub lists no such PR for this head: it counts for nothing."""
+    if candidate.foreman_pr is None or any(p.number == candidate.foreman_pr for p in pulls):
+        return ""
+    return "the reviewer's pullRequestURL names no PR for this head: ignored"
 
 
 def withdraw_plan(candidate: Candidate, pull: Pull) -> Withdraw | None:
@@ -497,7 +616,7 @@ def withdraw_plan(candidate: Candidate, pull: Pull) -> Withdraw | None:
     was recorded (the branch was pushed to during the create): it must not stand."""
     b = candidate.branch
     mark = read_marker(pull.body)
-    if mark is None or mark.issue != b.issue or b.reviewed_sha is None:
+    if mark is None or mark.issue != b.issue:
         return None
     if mark.sha != b.reviewed_sha or pull.head_sha in (None, b.reviewed_sha):
         return None
@@ -521,7 +640,7 @@ def refresh_plan(candidate: Candidate, pull: Pull) -> Refresh | str:
         return ""  # not written by the sweeper for this issue: adopt it as it is
     if mark.sha == b.reviewed_sha and mark.draft == b.draft:
         return ""  # already describes this review
-    if b.reviewed_sha is None or pull.head_sha != b.reviewed_sha:
+    if pull.head_sha != b.reviewed_sha:
         head = (pull.head_sha or "unknown")[:12]
         return f"not refreshed: its head {head} is not the reviewed commit"
     mark_ready = pull.draft and mark.draft and not b.draft
@@ -549,13 +668,14 @@ def _join(*parts: str) -> str:
 
 
 def merged_records(
-    existing: Mapping[str, Record], decisions: Iterable[Decision]
-) -> dict[str, Record]:
+    existing: Mapping[RecordKey, Record], decisions: Iterable[Decision]
+) -> dict[RecordKey, Record]:
     """The annotation after this run: earlier entries, overwritten by today's records."""
     records = dict(existing)
     for d in decisions:
         if d.record and d.branch is not None and d.repo is not None:
-            records[d.branch] = Record(
+            records.pop(("", d.branch), None)  # a hand-written entry that named no repo
+            records[record_key(d.repo, d.branch)] = Record(
                 repo=d.repo,
                 url=d.pr_url,
                 number=d.pr_number,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,8 @@ WORKLOAD_LABEL = "foreman.llmkube.dev/workload"
 STEP_LABEL = "foreman.llmkube.dev/step"
 RECORD_ANNOTATION = "pr-sweeper.foreman.llmkube.dev/pull-requests"
 SETTLED_ANNOTATION = "pr-sweeper.foreman.llmkube.dev/settled"
+# An operator's opt-out for one Workload: "true" makes the sweeper leave it alone.
+SKIP_ANNOTATION = "pr-sweeper.foreman.llmkube.dev/skip"
 
 MAX_ISSUE = 2**31 - 1
 MAX_BRANCH_LEN = 200
@@ -42,10 +45,20 @@ class Role(StrEnum):
     CODER = "coder"
     VERIFY = "verify"
     REVIEW = "review"
+    # Reviewer escalation (`escalate-N-j`): advisory, it never decides anything.
+    ADVISORY = "advisory"
     OTHER = "other"
 
 
 _ROLE_BY_KIND = {"issue-fix": Role.CODER, "verify": Role.VERIFY, "review": Role.REVIEW}
+
+
+# A record's key: (the repository, lowercased, or "" when the entry does not say; branch).
+RecordKey = tuple[str, str]
+
+
+def record_key(repo: str, branch: str) -> RecordKey:
+    return (repo.lower(), branch)
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,17 @@ class Record:
 
 
 @dataclass(frozen=True)
+class PipelineStep:
+    """One step of an explicit `spec.pipeline` that names a branch."""
+
+    name: str
+    kind: str
+    repo: str
+    branch: str
+    open_pull_request: bool | None
+
+
+@dataclass(frozen=True)
 class Workload:
     namespace: str
     name: str
@@ -71,17 +95,51 @@ class Workload:
     phase: str | None
     completed_at: datetime | None
     open_pull_request: bool | None
-    # (repo, branch) pairs of explicit-pipeline review steps that ask for a PR; None in
-    # issue-batch mode.
-    pipeline_pr_branches: frozenset[tuple[str, str]] | None
-    records: Mapping[str, Record]
+    records: Mapping[RecordKey, Record]
     settled: str | None
     fingerprint: str
     # What the Workload asked for: issue-batch mode's spec.repo and spec.issues, or the
-    # (repo, branch) of every step of an explicit spec.pipeline (None in issue-batch mode).
+    # steps of an explicit spec.pipeline that name a branch (None in issue-batch mode).
     repo: str | None = None
     issues: frozenset[int] = frozenset()
-    pipeline_branches: frozenset[tuple[str, str]] | None = None
+    pipeline: tuple[PipelineStep, ...] | None = None
+    # spec.reviewerAgentRefs: how many reviewers each round asks for (0: none, a
+    # reviewer-less Workload; None: not said).
+    reviewers_asked: int | None = None
+    # The operator's opt-out annotation: None, or who set it (from managedFields).
+    skipped_by: str | None = None
+    # Foreman's CloudReviewersSuppressed condition: some reviewers were left out on purpose.
+    reviewers_suppressed: bool = False
+
+    @property
+    def pipeline_branches(self) -> frozenset[tuple[str, str]] | None:
+        """(repo, branch) of every step of an explicit pipeline."""
+        if self.pipeline is None:
+            return None
+        return frozenset((step.repo, step.branch) for step in self.pipeline)
+
+    @property
+    def pipeline_pr_branches(self) -> frozenset[tuple[str, str]] | None:
+        """(repo, branch) of the pipeline's review steps that ask for a PR."""
+        if self.pipeline is None:
+            return None
+        return frozenset(
+            (step.repo, step.branch)
+            for step in self.pipeline
+            if step.kind == "review" and step.open_pull_request
+        )
+
+    def pipeline_reviews(self, repo: str, branch: str) -> frozenset[str]:
+        """The names of the pipeline's review steps for this branch."""
+        return frozenset(
+            step.name
+            for step in self.pipeline or ()
+            if step.kind == "review" and step.repo.lower() == repo.lower() and step.branch == branch
+        )
+
+    def record_for(self, repo: str, branch: str) -> Record | None:
+        """This branch's entry, also when an older or hand-written one names no repo."""
+        return self.records.get(record_key(repo, branch)) or self.records.get(("", branch))
 
 
 @dataclass(frozen=True)
@@ -99,8 +157,6 @@ class Task:
     name: str
     step: str
     role: Role
-    # The uid of the task's controller ownerReference to a Workload (None: it has none).
-    owner_uid: str | None
     round: int
     repo: str
     branch: str
@@ -118,6 +174,8 @@ class Task:
     pull_request_url: str | None
     pull_request_error: str | None
     findings: tuple[Finding, ...]
+    # spec.agentRef.name: the Agent that ran the step.
+    agent: str | None = None
 
 
 # ---------------------------------------------------------------- field readers
@@ -252,14 +310,44 @@ def parse_workload(obj: Any) -> Workload:
         phase=_opt_str(status.get("phase"), "status.phase", 64),
         completed_at=_completed_at(status),
         open_pull_request=_opt_bool(spec.get("openPullRequest"), "spec.openPullRequest"),
-        pipeline_pr_branches=_pipeline_pr_branches(spec.get("pipeline")),
         records=parse_records(annotations.get(RECORD_ANNOTATION)),
         settled=_settled_mark(annotations.get(SETTLED_ANNOTATION)),
         fingerprint=fingerprint(obj),
         repo=None if spec.get("repo") is None else parse_repo(spec.get("repo"), "spec.repo"),
         issues=_issues(spec.get("issues")),
-        pipeline_branches=_pipeline_branches(spec.get("pipeline")),
+        pipeline=parse_pipeline(spec.get("pipeline")),
+        reviewers_asked=_count(spec.get("reviewerAgentRefs"), "spec.reviewerAgentRefs"),
+        reviewers_suppressed=_condition(status, "CloudReviewersSuppressed") == "True",
+        skipped_by=_skipped_by(meta, annotations.get(SKIP_ANNOTATION)),
     )
+
+
+def _count(raw: Any, what: str) -> int | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise InvalidInput(f"{what} must be a list")
+    return len(raw)
+
+
+def _skipped_by(meta: Mapping[str, Any], value: Any) -> str | None:
+    """Who set the opt-out annotation (the field manager that owns it), if it is set."""
+    if value is None:
+        return None
+    text = value.strip().lower() if isinstance(value, str) else value
+    if text in ("false", ""):
+        return None
+    if text != "true":
+        shown = repr(value)[:40]
+        raise InvalidInput(f'annotation {SKIP_ANNOTATION} must be "true" or "false", got {shown}')
+    managers = meta.get("managedFields")
+    for entry in managers if isinstance(managers, list) else []:
+        fields = _get(entry, "fieldsV1", "f:metadata", "f:annotations")
+        if isinstance(fields, Mapping) and f"f:{SKIP_ANNOTATION}" in fields:
+            manager = _opt_str(entry.get("manager"), "managedFields manager", 128) or "unknown"
+            when = entry.get("time")
+            return f"{manager} at {when}" if isinstance(when, str) else manager
+    return "someone (no managedFields entry names it)"
 
 
 def _issues(raw: Any) -> frozenset[int]:
@@ -270,23 +358,18 @@ def _issues(raw: Any) -> frozenset[int]:
     return frozenset(parse_issue(n, f"spec.issues[{i}]") for i, n in enumerate(raw))
 
 
-def _pipeline_branches(pipeline: Any) -> frozenset[tuple[str, str]] | None:
-    """(repo, branch) of every step of an explicit pipeline that names both."""
-    if not isinstance(pipeline, list) or not pipeline:
-        return None
-    steps = set()
-    for i, step in enumerate(pipeline):
-        payload = _get(step, "payload")
-        if not isinstance(payload, Mapping) or payload.get("branch") is None:
-            continue
-        repo = parse_repo(payload.get("repo"), f"spec.pipeline[{i}].payload.repo")
-        branch = parse_branch(payload.get("branch"), f"spec.pipeline[{i}].payload.branch")
-        steps.add((repo, branch))
-    return frozenset(steps)
-
-
 def _settled_mark(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _condition(status: Mapping[str, Any], kind: str) -> str | None:
+    """The status ("True", "False", "Unknown") of the condition of this type, if any."""
+    conditions = status.get("conditions")
+    for cond in conditions if isinstance(conditions, list) else []:
+        if isinstance(cond, Mapping) and cond.get("type") == kind:
+            value = cond.get("status")
+            return value if isinstance(value, str) else None
+    return None
 
 
 def _completed_at(status: Mapping[str, Any]) -> datetime | None:
@@ -299,25 +382,38 @@ def _completed_at(status: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-def _pipeline_pr_branches(pipeline: Any) -> frozenset[tuple[str, str]] | None:
-    if pipeline is None or pipeline == []:
+def parse_pipeline(raw: Any) -> tuple[PipelineStep, ...] | None:
+    """The steps of an explicit `spec.pipeline` that name a branch (None: issue-batch mode)."""
+    if raw is None or raw == []:
         return None
-    if not isinstance(pipeline, list):
+    if not isinstance(raw, list):
         raise InvalidInput("spec.pipeline must be a list")
-    wanted = set()
-    for i, step in enumerate(pipeline):
+    steps = []
+    for i, step in enumerate(raw):
         payload = _get(step, "payload")
-        if _get(step, "kind") != "review" or not isinstance(payload, Mapping):
-            continue
-        if _opt_bool(payload.get("openPullRequest"), f"spec.pipeline[{i}].openPullRequest"):
-            repo = parse_repo(payload.get("repo"), f"spec.pipeline[{i}].payload.repo")
-            branch = parse_branch(payload.get("branch"), f"spec.pipeline[{i}].payload.branch")
-            wanted.add((repo, branch))
-    return frozenset(wanted)
+        if not isinstance(payload, Mapping) or payload.get("branch") is None:
+            continue  # a step that names no branch is no branch's step
+        where = f"spec.pipeline[{i}]"
+        steps.append(
+            PipelineStep(
+                name=_opt_str(_get(step, "name"), f"{where}.name", 253) or "",
+                kind=_opt_str(_get(step, "kind"), f"{where}.kind", 64) or "",
+                repo=parse_repo(payload.get("repo"), f"{where}.payload.repo"),
+                branch=parse_branch(payload.get("branch"), f"{where}.payload.branch"),
+                open_pull_request=_opt_bool(
+                    payload.get("openPullRequest"), f"{where}.openPullRequest"
+                ),
+            )
+        )
+    return tuple(steps)
 
 
-def parse_records(raw: Any) -> dict[str, Record]:
-    """The annotation as written by an earlier run; anything unreadable counts as absent."""
+def parse_records(raw: Any) -> dict[RecordKey, Record]:
+    """The annotation as written by an earlier run; anything unreadable counts as absent.
+
+    Keys are a branch name, or `OWNER/REPO:branch` where one annotation holds the same
+    branch name for several repositories (an explicit pipeline over several repos).
+    """
     if not isinstance(raw, str):
         return {}
     try:
@@ -327,17 +423,20 @@ def parse_records(raw: Any) -> dict[str, Record]:
     if not isinstance(data, dict):
         return {}
     records = {}
-    for branch, entry in data.items():
-        if not isinstance(entry, dict):
+    for key, entry in data.items():
+        if not isinstance(entry, dict) or not isinstance(key, str):
             continue
+        key_repo, sep, branch = key.rpartition(":")  # git branch names hold no ':'
         number = entry.get("number")
         url = entry["url"] if isinstance(entry.get("url"), str) else None
-        repo, url_number = _from_pull_url(url)
+        repo, url_number = pull_url_parts(url)
+        if sep and key_repo:
+            repo = key_repo
         if isinstance(entry.get("repo"), str) and entry["repo"]:
             repo = entry["repo"]
         if not isinstance(number, int) or isinstance(number, bool):
             number = url_number
-        records[branch] = Record(
+        records[record_key(repo, branch)] = Record(
             repo=repo,
             url=url,
             number=number,
@@ -355,7 +454,7 @@ _PULL_PAGE = re.compile(
 )
 
 
-def _from_pull_url(url: str | None) -> tuple[str, int | None]:
+def pull_url_parts(url: str | None) -> tuple[str, int | None]:
     """The repository and number a PR URL names (a record written by hand may only have it)."""
     match = _PULL_PAGE.match(url or "")
     if match is None:
@@ -366,8 +465,13 @@ def _from_pull_url(url: str | None) -> tuple[str, int | None]:
         return "", None
 
 
-def render_records(records: Mapping[str, Record]) -> str:
-    data = {branch: _record_json(r) for branch, r in sorted(records.items())}
+def render_records(records: Mapping[RecordKey, Record]) -> str:
+    """Keyed by branch name, or by `OWNER/REPO:branch` where a branch name is not unique."""
+    names = Counter(branch for _, branch in records)
+    data = {
+        (branch if names[branch] == 1 else f"{r.repo}:{branch}"): _record_json(r)
+        for (_, branch), r in records.items()
+    }
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -416,12 +520,14 @@ def parse_task(obj: Any) -> Task:
     if not isinstance(result, Mapping):
         raise InvalidInput(f"{name}: status.result is not an object")
     extra = _merged_extra(result, name)
+    # Foreman's executor writes these at the top level of `extra`; `modelExtra` is the
+    # agent's own text, and a URL planted there must not count as a PR Foreman opened.
+    own = as_mapping(result.get("extra"))
     issue = payload.get("issue")
     return Task(
         name=name,
         step=step,
-        role=_ROLE_BY_KIND.get(str(spec.get("kind")), Role.OTHER),
-        owner_uid=controller_uid(obj),
+        role=_role(str(spec.get("kind")), step),
         round=step_round(step),
         repo=parse_repo(payload.get("repo"), f"{name}: payload.repo"),
         branch=parse_branch(payload.get("branch"), f"{name}: payload.branch"),
@@ -438,12 +544,22 @@ def parse_task(obj: Any) -> Task:
         summary=_opt_str(result.get("summary"), f"{name}: result.summary", 1_000_000) or "",
         pr_body=_opt_str(extra.get("prBody"), f"{name}: extra.prBody", 1_000_000),
         outcome=_opt_str(extra.get("outcome"), f"{name}: extra.outcome", 64),
-        pull_request_url=_opt_str(extra.get("pullRequestURL"), f"{name}: pullRequestURL"),
+        pull_request_url=_opt_str(own.get("pullRequestURL"), f"{name}: pullRequestURL"),
         pull_request_error=_opt_str(
-            extra.get("pullRequestError"), f"{name}: pullRequestError", 100_000
+            own.get("pullRequestError"), f"{name}: pullRequestError", 100_000
         ),
         findings=_findings(extra.get("findings"), name),
+        agent=_opt_str(_get(spec, "agentRef", "name"), f"{name}: spec.agentRef.name", 253),
     )
+
+
+_ADVISORY_STEP = re.compile(r"^escalate-[0-9]+-[0-9]+$")
+
+
+def _role(kind: str, step: str) -> Role:
+    if kind == "review" and _ADVISORY_STEP.match(step):
+        return Role.ADVISORY
+    return _ROLE_BY_KIND.get(kind, Role.OTHER)
 
 
 def controller_uid(obj: Any) -> str | None:

@@ -20,6 +20,7 @@ class Reason(StrEnum):
     # opened / would-open
     MISSING_PR = "missing-pr"
     NEW_WORK_AFTER_CLOSE = "new-work-after-close"
+    NEW_WORK_AFTER_MERGE = "new-work-after-merge"
     # adopted
     FOREMAN_OPENED = "foreman-opened"
     OPEN_PR_EXISTS = "open-pr-exists"
@@ -32,8 +33,11 @@ class Reason(StrEnum):
     ALREADY_RESOLVED = "already-resolved"
     OPTED_OUT = "opted-out"
     CODER_NOT_ON_TARGET = "coder-not-on-target"
+    NO_COMMIT_SHA = "no-commit-sha"
     GATE_NOT_PASSED = "gate-not-passed"
+    NOT_REVIEWED = "not-reviewed"
     REVIEW_NOT_GO = "review-not-go"
+    NO_TASKS = "no-tasks"
     CLOSED_BY_HUMAN = "closed-by-human"
     BRANCH_MISSING = "branch-missing"
     HEAD_MOVED = "head-moved"
@@ -60,7 +64,9 @@ SETTLED_SKIPS = frozenset(
         Reason.ALREADY_RESOLVED,
         Reason.OPTED_OUT,
         Reason.CODER_NOT_ON_TARGET,
+        Reason.NO_COMMIT_SHA,
         Reason.GATE_NOT_PASSED,
+        Reason.NOT_REVIEWED,
         Reason.REVIEW_NOT_GO,
         Reason.CLOSED_BY_HUMAN,
         Reason.BRANCH_MISSING,
@@ -79,3 +85,4 @@ class WorkloadSkip(StrEnum):
     TOO_YOUNG = "too-young"
     SETTLED = "settled"
     INVALID_INPUT = "invalid-input"
+    OPTED_OUT = "opted-out"  # the pr-sweeper.foreman.llmkube.dev/skip annotation

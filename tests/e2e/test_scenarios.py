@@ -77,18 +77,19 @@ def test_namespace_and_selector_limit_the_sweep(world: World) -> None:
     assert {d["workload"] for d in run.decisions} == {"alpha"}
 
 
-def test_foreman_opened_pr_is_adopted_without_github_calls(world: World) -> None:
-    """A pullRequestURL on the review task is recorded with no GitHub call but the check."""
+def test_foreman_opened_pr_is_adopted_after_one_batched_read(world: World) -> None:
+    """A pullRequestURL on the review task is checked against GitHub's PRs for the head in
+    the batched read (no write, no REST read) and GitHub's URL is recorded."""
     world.ensure_repo("acme/widgets")
-    url = "https://github.example/acme/widgets/pull/41"
-    tasks, _ = world.add_issue("wl", 1, pull_request_url=url)
+    pr = world.github.add_pull("acme/widgets", f"acme:{BRANCH}")
+    tasks, _ = world.add_issue("wl", 1, pull_request_url=pr["html_url"])
     world.seed(workload("wl", issues=[1]), tasks)
     world.github.reset_calls()
     run = world.sweep()
     assert run.outcome(BRANCH) == ("adopted", "foreman-opened")
-    assert [c.path for c in world.github.calls] == ["/rate_limit"]
-    assert world.records("wl")[BRANCH]["url"] == url
-    assert world.pulls() == []
+    assert [c.path for c in world.github.calls] == ["/rate_limit", "/graphql"]
+    assert world.records("wl")[BRANCH]["url"] == pr["html_url"]
+    assert len(world.pulls()) == 1
 
 
 def test_foreman_pr_error_gets_the_pr_opened(world: World) -> None:

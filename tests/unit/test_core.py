@@ -116,8 +116,8 @@ def test_triage_without_completion_time_proceeds() -> None:
         pytest.param(
             {"pull_request_url": "https://github.com/acme/widgets/pull/7"},
             {},
-            ("adopted", "foreman-opened"),
-            id="foreman-opened",
+            ("candidate", ""),
+            id="foreman-opened-is-checked-with-github",
         ),
         pytest.param(
             {"pull_request_error": "422 Validation Failed"}, {}, ("candidate", ""), id="pr-error"
@@ -141,19 +141,13 @@ def test_candidate_carries_the_final_rounds_reviewed_sha() -> None:
     assert plan.head == f"acme:{BRANCH}"
 
 
-def test_foreman_opened_pr_is_adopted_with_its_number() -> None:
-    """A pullRequestURL on a final-round review is recorded without asking GitHub."""
+def test_foreman_opened_pr_is_a_candidate_carrying_its_number() -> None:
+    """A pullRequestURL on a final-round review is no record yet: GitHub must list it."""
     plan = only(
         workload("wl"),
         issue_pipeline("wl", 1, pull_request_url="https://github.com/acme/widgets/pull/7"),
     )
-    assert isinstance(plan, Decision)
-    assert (plan.pr_number, plan.pr_url, plan.sha) == (
-        7,
-        "https://github.com/acme/widgets/pull/7",
-        FINAL,
-    )
-    assert plan.record
+    assert isinstance(plan, Candidate) and plan.foreman_pr == 7
 
 
 def test_pull_request_error_is_noted_on_the_candidate() -> None:
@@ -175,15 +169,14 @@ def test_escalation_branch_is_its_own_candidate() -> None:
     }
 
 
-def test_missing_commit_sha_proceeds_with_a_note() -> None:
-    """A coder with no commitSHA is trusted to the branch head, and the reason says so."""
+def test_missing_commit_sha_is_never_trusted_to_the_head() -> None:
+    """A final coder with no commitSHA vouched for no commit: skipped, never a candidate."""
     tasks = issue_pipeline("wl", 1)
     for t in tasks:
         t["status"].pop("commitSHA", None)
     plan = only(workload("wl"), tasks)
-    assert isinstance(plan, Candidate)
-    assert plan.branch.reviewed_sha is None
-    assert "no commitSHA" in plan.note
+    assert outcome_of(plan) == ("skipped", "no-commit-sha")
+    assert "recorded no status.commitSHA" in plan.detail
 
 
 def test_head_owner_makes_a_fork_head() -> None:
@@ -339,12 +332,8 @@ def test_two_coders_in_the_final_round_is_invalid() -> None:
 # ---------------------------------------------------------------- decide_remote
 
 
-def _candidate(reviewed: str | None = FINAL) -> Candidate:
-    tasks = issue_pipeline("wl", 1)
-    if reviewed is None:
-        for t in tasks:
-            t["status"].pop("commitSHA", None)
-    plan = only(workload("wl"), tasks)
+def _candidate(**kwargs: object) -> Candidate:
+    plan = only(workload("wl"), issue_pipeline("wl", 1, **kwargs))  # type: ignore[arg-type]
     assert isinstance(plan, Candidate)
     return plan
 
@@ -376,6 +365,24 @@ def _pull(number: int, state: str, merged: bool = False, head: str | None = FINA
             ("open", "new-work-after-close"),
             id="closed-at-older-sha",
         ),
+        pytest.param(
+            FINAL,
+            [_pull(4, "closed", merged=True, head=sha("old"))],
+            ("open", "new-work-after-merge"),
+            id="merged-at-older-sha",
+        ),
+        pytest.param(
+            None,
+            [_pull(4, "closed", merged=True, head=sha("old"))],
+            ("skipped", "branch-missing"),
+            id="merged-at-older-sha-branch-deleted",
+        ),
+        pytest.param(
+            FINAL,
+            [_pull(5, "closed", merged=True), _pull(4, "closed", merged=True, head=sha("old"))],
+            ("adopted", "merged-pr-exists"),
+            id="merged-at-reviewed-after-an-older-merge",
+        ),
         pytest.param(None, [], ("skipped", "branch-missing"), id="branch-missing"),
         pytest.param(sha("moved"), [], ("skipped", "head-moved"), id="head-moved"),
         pytest.param(
@@ -393,11 +400,36 @@ def test_decide_remote(head: str | None, pulls: list[Pull], expected: tuple[str,
     assert got == expected
 
 
-def test_decide_remote_without_reviewed_sha_trusts_the_head() -> None:
-    """With no reviewed SHA the branch head is used and the note is carried."""
-    step = decide_remote(_candidate(None), sha("head"), [])
-    assert isinstance(step, Open)
-    assert "no commitSHA" in step.detail
+@pytest.mark.parametrize(
+    ("pulls", "expected", "detail"),
+    [
+        pytest.param(
+            [_pull(7, "open")], ("adopted", "foreman-opened"), "Foreman", id="listed-open"
+        ),
+        pytest.param(
+            [_pull(7, "closed", merged=True)],
+            ("adopted", "foreman-opened"),
+            "Foreman",
+            id="listed-merged",
+        ),
+        pytest.param(
+            [_pull(4, "open")], ("adopted", "open-pr-exists"), "names no PR", id="another-pr"
+        ),
+        pytest.param([], ("open", "missing-pr"), "names no PR for this head", id="unlisted"),
+    ],
+)
+def test_foreman_pr_counts_only_when_github_lists_it(
+    pulls: list[Pull], expected: tuple[str, str], detail: str
+) -> None:
+    """A planted or stale pullRequestURL adopts nothing: GitHub's answer for this head
+    decides, and what is recorded is GitHub's URL."""
+    candidate = _candidate(pull_request_url="https://github.com/acme/widgets/pull/7")
+    step = decide_remote(candidate, FINAL, pulls)
+    got = ("open", str(step.reason)) if isinstance(step, Open) else outcome_of(step)
+    assert got == expected
+    assert detail in step.detail
+    if isinstance(step, Decision) and step.pr_url:
+        assert step.pr_url == pulls[0].url
 
 
 def test_adopted_decision_records_the_pull() -> None:
@@ -405,8 +437,8 @@ def test_adopted_decision_records_the_pull() -> None:
     step = decide_remote(_candidate(), FINAL, [_pull(4, "open")])
     assert isinstance(step, Decision)
     records = merged_records({}, [step])
-    assert records[BRANCH].number == 4
-    assert records[BRANCH].url.endswith("/pull/4")
+    assert records[("acme/widgets", BRANCH)].number == 4
+    assert records[("acme/widgets", BRANCH)].url.endswith("/pull/4")
 
 
 # ---------------------------------------------------------------- settling
@@ -446,7 +478,7 @@ def test_merged_records_keep_other_branches() -> None:
         5,
     )
     both = merged_records(first, [other])
-    assert set(both) == {BRANCH, "foreman/wl/issue-2"}
+    assert set(both) == {("acme/widgets", BRANCH), ("acme/widgets", "foreman/wl/issue-2")}
 
 
 # ---------------------------------------------------------------- drafts for request-changes
@@ -570,7 +602,7 @@ def test_record_counts_only_for_the_same_verdict(
 def test_draft_decision_records_draft() -> None:
     step = decide_remote(_draft_candidate(), FINAL, [_pull(4, "open")])
     assert isinstance(step, Decision) and step.draft
-    assert merged_records({}, [step])[BRANCH].draft
+    assert merged_records({}, [step])[("acme/widgets", BRANCH)].draft
 
 
 # ---------------------------------------------------------------- refresh on re-run

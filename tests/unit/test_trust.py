@@ -96,8 +96,8 @@ def test_an_issue_outside_spec_issues_gets_nothing() -> None:
 def test_a_pipeline_branch_that_is_no_step_gets_nothing() -> None:
     """Explicit pipelines: the (repo, branch) must be a step's."""
     steps = [
-        pipeline_step("code", "issue-fix"),
-        pipeline_step("review", "review", open_pull_request=True),
+        pipeline_step("code-1", "issue-fix"),
+        pipeline_step("review-1-1", "review", open_pull_request=True),
     ]
     wl = workload("wl", pipeline=steps, repo=None)
     ok = issue_pipeline("wl", 1)
