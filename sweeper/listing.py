@@ -6,8 +6,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sweeper.backlog import NOT_REACHED, TOO_YOUNG
 from sweeper.core import Policy, triage
-from sweeper.model import InvalidInput, Workload, as_mapping, parse_workload
+from sweeper.model import SKIP_ANNOTATION, InvalidInput, Workload, as_mapping, parse_workload
 from sweeper.outcomes import WorkloadSkip
 from sweeper.ports import KubePort
 from sweeper.report import Log, Summary
@@ -36,18 +37,31 @@ def pending(
             skip = triage(wl, now, policy)
             summary.workloads[str(skip or "pending")] += 1
             if skip is WorkloadSkip.TOO_YOUNG:
+                summary.backlog.wait(wl, TOO_YOUNG)
+            elif skip is None:
+                summary.backlog.wait(wl, NOT_REACHED)
+            if skip in (WorkloadSkip.TOO_YOUNG, WorkloadSkip.OPTED_OUT):
                 log.info(
                     "workload.skipped",
                     namespace=wl.namespace,
                     workload=wl.name,
                     reason=str(skip),
-                    detail=f"completed less than {settings.min_age} ago",
+                    detail=_why(skip, wl, settings),
                 )
             elif skip is None:
                 found.append(wl)
         on_page()
     oldest = datetime.min.replace(tzinfo=UTC)
     return sorted(found, key=lambda w: (w.completed_at or oldest, w.namespace, w.name))
+
+
+def _why(skip: WorkloadSkip, wl: Workload, settings: Settings) -> str:
+    if skip is WorkloadSkip.OPTED_OUT:
+        return (
+            f"annotation {SKIP_ANNOTATION} is true (set by {wl.skipped_by}): no GitHub call; "
+            "not settled, so the next run after it is removed opens what is missing"
+        )
+    return f"completed less than {settings.min_age} ago"
 
 
 def _parse(obj: dict[str, Any], log: Log, summary: Summary) -> Workload | None:

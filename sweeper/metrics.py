@@ -49,6 +49,9 @@ class RunFacts:
     github_requests: Mapping[str, int] = field(default_factory=dict)  # by kind
     github_rate: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by bucket
     kube_requests: Mapping[str, int] = field(default_factory=dict)  # by verb
+    # The backlog after the run: the oldest waiting Workload's age, and why they wait.
+    oldest_pending_age_s: float = 0.0
+    waiting: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (why, reason)
 
     @property
     def mode(self) -> str:
@@ -121,6 +124,21 @@ def families(run: RunFacts) -> list[Metric]:
         "Records (annotations) the last run could not write; the next run retries them.",
         run.record_failures,
     )
+    single(
+        "oldest_pending_age_seconds",
+        "Age since completion of the oldest Completed Workload still waiting for its PR after "
+        "the last run (0: none waits).",
+        run.oldest_pending_age_s,
+    )
+    waiting = _gauge(
+        "waiting_workloads",
+        "Completed Workloads still waiting after the last run, by why (too-young, deferred, "
+        "failed, not-reached, unsettled) and the decision's reason.",
+        ["why", "reason"],
+    )
+    for (why, reason), count in sorted(run.waiting.items()):
+        waiting.add_metric([why, reason], count)
+    out.append(waiting)
 
     requests = _gauge(
         "github_requests",

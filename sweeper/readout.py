@@ -205,6 +205,9 @@ class Finished:
     dry_run: bool | None
     exit_code: int | None
     duration_s: float | None
+    # The backlog after the run (versions before 0.2 do not report it): None when absent.
+    oldest_pending_age_s: float | None = None
+    waiting: dict[str, int] | None = None
 
 
 @dataclass
@@ -372,7 +375,13 @@ def _finished(n: int, obj: Mapping[str, Any]) -> Finished:
         dry_run=_bool(obj.get("dry_run")),
         exit_code=_int(obj.get("exit_code")),
         duration_s=_float(obj.get("duration_s")),
+        oldest_pending_age_s=_float(_mapping(obj.get("backlog")).get("oldest_pending_age_s")),
+        waiting=_counts(_mapping(obj.get("backlog")).get("waiting")),
     )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _progress(n: int, obj: Mapping[str, Any]) -> Progress:
@@ -535,6 +544,7 @@ class Readout:
     branches: Msg
     by_reason: Table
     workloads: Msg
+    backlog: Msg | None  # None: the log does not say
     prs: Table
     prs_total: int
     prs_more: tuple[Msg, ...]
@@ -740,6 +750,32 @@ def _workloads(run: Run) -> Msg:
     if run.workload_skips:
         return ("not reported; skipped: ", *_counts_msg(run.workload_skips, WORKLOAD_ORDER))
     return ("not reported",)
+
+
+def _backlog(run: Run) -> Msg | None:
+    """How long the oldest Completed Workload has waited for its PR, and why they wait."""
+    f = run.finished
+    if f is None or f.oldest_pending_age_s is None:
+        return None
+    if not f.waiting:
+        return ("nothing waits for its PR",)
+    age = f.oldest_pending_age_s
+    parts = ", ".join(f"{why} {n}" for why, n in sorted(f.waiting.items()))
+    return (f"oldest waiting for {_duration(age)}; ", Val(parts))
+
+
+def _duration(seconds: float) -> str:
+    """A wait as an operator reads it: 3 d 4 h, 2 h 5 min, 40 s."""
+    s = int(seconds)
+    for unit, size, smaller, small_size in (
+        ("d", 86400, "h", 3600),
+        ("h", 3600, "min", 60),
+        ("min", 60, "s", 1),
+    ):
+        if s >= size:
+            rest = (s % size) // small_size
+            return f"{s // size} {unit}" + (f" {rest} {smaller}" if rest else "")
+    return f"{s} s"
 
 
 def _branch_cells(where: str, repo: str, branch: str) -> tuple[Msg, Msg, Msg]:
@@ -1008,6 +1044,7 @@ def readout(run: Run, later: bool = False) -> Readout:
         branches=(f"{total} decided: ", *_counts_msg(counts)) if total else ("none decided",),
         by_reason=reasons,
         workloads=_workloads(run),
+        backlog=_backlog(run),
         prs=prs,
         prs_total=prs_total,
         prs_more=prs_more,
@@ -1118,6 +1155,8 @@ def _text_run(n: int, total: int, r: Readout) -> list[str]:
         out += _prose(_t(note), "  note: ", "        ")
     if r.passed:
         out += ["", f"  branches:  {_t(r.branches)}", f"  workloads: {_t(r.workloads)}"]
+        if r.backlog is not None:
+            out += _prose(_t(r.backlog), "  backlog:   ", "             ")
     if r.by_reason.rows:
         out += _text_table(r.by_reason, "    ")
     if r.prs.rows:
@@ -1214,7 +1253,11 @@ def _md_run(n: int, total: int, r: Readout) -> list[str]:
     for note in r.notes:
         out += [f"> **Note:** {_m(note)}", ""]
     if r.passed:
-        out += [f"**Branches:** {_m(r.branches)}  ", f"**Workloads:** {_m(r.workloads)}", ""]
+        out += [f"**Branches:** {_m(r.branches)}  ", f"**Workloads:** {_m(r.workloads)}"]
+        if r.backlog is not None:
+            out[-1] += "  "
+            out.append(f"**Backlog:** {_m(r.backlog)}")
+        out.append("")
     if r.by_reason.rows:
         out += _md_table(r.by_reason)
     if r.prs.rows:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sweeper.acting import Effects
 from sweeper.core import Decision, merged_records, settles
@@ -24,6 +24,11 @@ class Recorder:
     ) -> None:
         self.effects, self.kube, self.attempts = effects, kube, attempts
         self.log, self.summary = log, summary
+        self._deleted: set[tuple[str, str]] = set()
+
+    def gone(self, wl: Workload) -> bool:
+        """The Workload was deleted during the run (found while recording it)."""
+        return (wl.namespace, wl.name) in self._deleted
 
     def record(self, wl: Workload, decisions: Sequence[Decision], complete: bool = True) -> bool:
         """Merge today's records into the annotation, re-reading on a stale resourceVersion.
@@ -54,6 +59,7 @@ class Recorder:
 
     def _gone(self, wl: Workload) -> bool:
         """Deleted meanwhile: nothing is left to record, and that is no failure."""
+        self._deleted.add((wl.namespace, wl.name))
         self.log.info(
             "record.gone",
             namespace=wl.namespace,
@@ -64,8 +70,11 @@ class Recorder:
         return False
 
     def event(self, wl: Workload, decision: Decision) -> None:
+        self._emit(wl, lambda: self.effects.event(wl, decision))
+
+    def _emit(self, wl: Workload, emit: Callable[[], None]) -> None:
         try:
-            self.effects.event(wl, decision)
+            emit()
         except KubeError as err:
             self.log.warning(
                 "event.failed", namespace=wl.namespace, workload=wl.name, detail=str(err)
@@ -73,13 +82,15 @@ class Recorder:
 
     def _failed(self, wl: Workload, detail: str) -> bool:
         self.summary.record_failures += 1
+        text = f"{detail[:300]}; the next run adopts the PRs by head"
         self.log.error(
             "record.failed",
             namespace=wl.namespace,
             workload=wl.name,
             reason="record-failed",
-            detail=f"{detail[:300]}; the next run adopts the PRs by head",
+            detail=text,
         )
+        self._emit(wl, lambda: self.effects.record_failed(wl, text))
         return False
 
 

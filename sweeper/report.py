@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 import structlog
 
+from sweeper.backlog import FAILED, Backlog
 from sweeper.core import Decision
 from sweeper.model import Workload
 from sweeper.outcomes import Outcome
@@ -76,6 +77,7 @@ class Summary:
     config_error: str | None = None
     aborted: str | None = None  # the cluster failed mid-pass
     terminated: str | None = None  # the signal that ended the pass early (SIGTERM, SIGINT)
+    backlog: Backlog = field(default_factory=Backlog)
 
     @property
     def exit_code(self) -> int:
@@ -132,6 +134,7 @@ def workload_failed(log: Log, summary: Summary, wl: Workload, detail: str, dry_r
     """A Workload that could not be judged at all: one failed line, the pass goes on."""
     summary.counts[Outcome.FAILED] += 1
     summary.reasons[str(Outcome.FAILED), "workload-error"] += 1
+    summary.backlog.wait(wl, FAILED, "workload-error")
     log.error(
         "pr.decision",
         namespace=wl.namespace,

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from functools import partial
 
 from sweeper import __version__
 from sweeper.acting import Actor, Effects
+from sweeper.backlog import FAILED, waits_for
 from sweeper.budget import Budget
-from sweeper.core import HAS_PR, Candidate, Decision, Policy
+from sweeper.core import Candidate, Decision, Policy
 from sweeper.errors import KubeError
 from sweeper.learning import Known, Learner
 from sweeper.listing import pending
@@ -169,11 +171,20 @@ class Sweep:
             )
             return
         recorded = self.recorder.record(wl, decisions, complete=stopped is None)
+        waiting = waits_for(decisions, stopped is None, dry)
+        if not recorded and not dry and self.recorder.gone(wl):
+            waiting = None  # deleted during the run: nothing waits any more
+        elif not recorded and not dry:
+            waiting = (FAILED, "record-failed")
+        if waiting is None:
+            self.summary.backlog.done(wl)
+        else:
+            self.summary.backlog.wait(wl, *waiting)
         for decision in decisions:
             if decision.outcome is Outcome.OPENED:
                 decision = self.actor.notify(decision)
             decision_line(self.log, self.summary, wl, decision, recorded, dry)
-            if recorded and decision.outcome in HAS_PR:
+            if decision.changed and (recorded or not decision.record):
                 self.recorder.event(wl, decision)
         if stopped is not None:
             raise stopped
@@ -200,6 +211,8 @@ def run_facts(
         github_requests=dict(github.calls),
         github_rate=github.rate_report(),
         kube_requests=dict(kube.calls) if kube is not None else {},
+        oldest_pending_age_s=summary.backlog.oldest_age_s(datetime.now(UTC)),
+        waiting={k: v for k, v in sorted(summary.backlog.counts().items())},
     )
 
 
@@ -252,6 +265,10 @@ def finish(
         github_calls=dict(sorted(github.calls.items())),
         github_rate=facts.github_rate,
         kube_calls=dict(sorted(facts.kube_requests.items())),
+        backlog={
+            "oldest_pending_age_s": facts.oldest_pending_age_s,
+            "waiting": {"/".join(filter(None, key)): n for key, n in facts.waiting.items()},
+        },
         dry_run=settings.dry_run,
         result=facts.result,
         exit_code=facts.exit_code,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.e2e.harness import Run, World
+from tests.fixtures.foreman import workload
 from tests.real.pushgateway import Pushgateway, free_port, pushgateway
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +56,7 @@ def test_a_backfill_leaves_its_series(world: World, gateway: Pushgateway) -> Non
     assert not any(n.endswith("_total") for n in names)  # gauges of one run, not counters
     labels = [set(s.labels) for s in gateway.scrape() if s.name.startswith("foreman_pr")]
     allowed = {"job", "mode", "instance", "result", "version", "outcome", "reason", "state"}
-    allowed |= {"kind", "bucket", "installation", "verb"}
+    allowed |= {"kind", "bucket", "installation", "verb", "why"}
     assert set().union(*labels) <= allowed  # never a branch, a Workload or a URL
 
 
@@ -140,6 +141,37 @@ def test_a_terminated_run_is_pushed_as_terminated(world: World, gateway: Pushgat
     assert got['foreman_pr_sweeper_last_run_info{result="terminated",version="0.1.0"}'] == 1
     assert got["foreman_pr_sweeper_last_run_exit_code"] == 143
     assert "foreman_pr_sweeper_last_success_timestamp_seconds" not in got
+
+
+def test_the_backlog_is_scraped_with_its_age_and_why_it_waits(
+    world: World, gateway: Pushgateway
+) -> None:
+    """The oldest Completed Workload still waiting for its PR, by why it waits, and 0
+    once nothing waits."""
+    world.simple("old", issues=[1])  # completed 2026-11-01
+    world.ensure_repo("acme/widgets")
+    tasks, _ = world.add_issue("young", 1)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    world.seed(workload("young", completed_at=now), tasks)
+
+    run = world.sweep("--pushgateway-url", gateway.url, "--max-create", "0")
+    got = gateway.series(**SWEEP)
+    month = datetime.now(UTC) - datetime(2026, 11, 1, 10, tzinfo=UTC)
+    assert abs(got["foreman_pr_sweeper_oldest_pending_age_seconds"] - month.total_seconds()) < 120
+    assert (
+        got['foreman_pr_sweeper_waiting_workloads{reason="budget-exhausted",why="deferred"}'] == 1
+    )
+    assert got['foreman_pr_sweeper_waiting_workloads{why="too-young"}'] == 1
+    assert run.summary["backlog"]["waiting"] == {"deferred/budget-exhausted": 1, "too-young": 1}
+
+    world.sweep("--pushgateway-url", gateway.url)  # old opens; young is still too young
+    assert 0 < gateway.series(**SWEEP)["foreman_pr_sweeper_oldest_pending_age_seconds"] < 600
+
+    done = world.sweep("--pushgateway-url", gateway.url, "--min-age", "0")
+    got = gateway.series(**SWEEP)
+    assert got["foreman_pr_sweeper_oldest_pending_age_seconds"] == 0
+    assert not any(key.startswith("foreman_pr_sweeper_waiting_workloads{") for key in got)
+    assert done.summary["backlog"] == {"oldest_pending_age_s": 0.0, "waiting": {}}
 
 
 def test_an_unreachable_gateway_is_a_warning_never_a_failure(world: World) -> None:

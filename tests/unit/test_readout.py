@@ -290,6 +290,34 @@ def test_counts_are_cross_checked_with_sweep_finished() -> None:
     assert "cross-check" not in report(parse(lines(STARTED, decision(), finished())))
 
 
+@pytest.mark.parametrize(
+    ("backlog", "text"),
+    [
+        pytest.param(
+            {
+                "oldest_pending_age_s": 3 * 86400 + 7200.5,
+                "waiting": {"too-young": 2, "deferred/rate-reserve": 1},
+            },
+            "backlog: oldest waiting for 3 d 2 h; deferred/rate-reserve 1, too-young 2",
+            id="waiting",
+        ),
+        pytest.param(
+            {"oldest_pending_age_s": 0, "waiting": {}}, "backlog: nothing waits", id="none"
+        ),
+    ],
+)
+def test_the_backlog_is_shown_as_the_metric_has_it(backlog: dict[str, Any], text: str) -> None:
+    """The report gives the oldest waiting Workload's age and why they wait, in both formats."""
+    log = parse(lines(STARTED, decision(), finished(backlog=backlog)))
+    assert text in report(log)
+    assert "**Backlog:** " + text.removeprefix("backlog: ").split(";")[0] in report(log, "markdown")
+
+
+def test_a_log_without_a_backlog_shows_none() -> None:
+    """Logs of earlier versions have no backlog: the report says nothing of it."""
+    assert "backlog" not in report(parse(lines(STARTED, decision(), finished()))).lower()
+
+
 def test_aborted_run() -> None:
     abort = {"event": "sweep.aborted", "reason": "cluster", "detail": "connection refused"}
     log = parse(lines(STARTED, decision(), abort))
