@@ -169,7 +169,7 @@ class Actor:
         body = self.body(wl, c, sha)
         self.budget.creates += 1
         try:
-            pull = self.effects.create_pull(b.repo, c.head, base, title, body, b.draft)
+            pull = self.effects.create_pull(b.repo, c.head, base, title, body, b.opens_as_draft)
         except ValidationFailed as err:
             return self._rejected(c, err)
         except RateLimited as err:
@@ -323,7 +323,7 @@ class Actor:
             return _decision(c, Outcome.SKIPPED, Reason.NO_DIFF, str(err), sha=sha)
         if err.kind is Rejection.INVALID_HEAD:
             return _decision(c, Outcome.SKIPPED, Reason.BRANCH_MISSING, str(err), sha=sha)
-        if err.kind is Rejection.DRAFTS_UNSUPPORTED and c.branch.draft:
+        if err.kind is Rejection.DRAFTS_UNSUPPORTED and c.branch.opens_as_draft:
             # Never a ready PR in its place: nobody approved this code.
             return _decision(c, Outcome.SKIPPED, Reason.DRAFT_UNSUPPORTED, str(err), sha=sha)
         return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, str(err), sha=sha)
@@ -407,4 +407,5 @@ def _decision(
         url,
         number,
         b.draft,
+        as_draft=b.as_draft and outcome in (Outcome.OPENED, Outcome.WOULD_OPEN),
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 from sweeper.body import read_marker
 from sweeper.model import (
+    Agent,
     InvalidInput,
     Record,
     RecordKey,
@@ -60,6 +61,13 @@ class Branch:
     draft: bool = False
     # Reviewer escalation (`escalate-N-j`): shown, never counted.
     advisory: tuple[Task, ...] = ()
+    # Opened as a GitHub draft although the review passed: the reviewer Agent's
+    # openPullRequestsAsDraft (or --open-as-draft) says so. It still closes the issue.
+    as_draft: bool = False
+
+    @property
+    def opens_as_draft(self) -> bool:
+        return self.draft or self.as_draft
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,8 @@ class Decision:
     warnings: tuple[str, ...] = ()
     # The sweeper closed `pr_url` itself: it stood at a commit nobody reviewed.
     withdrew: bool = False
+    # Opened (or would be) as a GitHub draft by policy, though the review passed.
+    as_draft: bool = False
 
     @property
     def record(self) -> bool:
@@ -523,6 +533,40 @@ def _foreman_pr(branch: Branch) -> tuple[int | None, str]:
     return None, ""
 
 
+def draft_choice(
+    branch: Branch, agents: Mapping[str, Agent] | None, default: bool
+) -> tuple[bool, str]:
+    """Whether a reviewed branch's PR opens as a draft, as Foreman's opener would: the Agent
+    that ran the last review step says (`openPullRequestsAsDraft`); where it cannot say
+    (no reviewer, no such Agent, the field unset, Agents unreadable) `default` decides.
+    Returns the choice and a note for the decision's detail ("" for a plain ready PR)."""
+    setting = f"--open-as-draft is {'on' if default else 'off'}"
+    last = _last_review(branch.reviewers)
+    if last is None or not last.agent:
+        why = "no reviewer ran" if last is None else f"{last.name} names no Agent"
+        return default, f"opened as a draft: {why}, {setting}" if default else ""
+    if agents is None:
+        why = "the reviewer Agents could not be read"
+    elif (agent := agents.get(last.agent)) is None:
+        why = f"the reviewer Agent {last.agent} is missing"
+    elif agent.draft is None:
+        why = f"the reviewer Agent {last.agent} does not set openPullRequestsAsDraft"
+    else:
+        if not agent.draft:
+            return False, ""
+        return (
+            True,
+            f"opened as a draft: the reviewer Agent {last.agent} sets openPullRequestsAsDraft",
+        )
+    return default, f"{why}: {setting}" if default else ""
+
+
+def _last_review(reviewers: Sequence[Task]) -> Task | None:
+    """The review step whose Agent Foreman asks: the last base reviewer of the final round."""
+    asking = [r for r in reviewers if r.open_pull_request] or list(reviewers)
+    return max(asking, key=lambda r: (_review_index(r.step) or 0, r.step), default=None)
+
+
 def _candidate_note(branch: Branch) -> str:
     errors = [r for r in branch.reviewers if r.pull_request_error]
     return f"Foreman's own PR call failed in {errors[0].name}" if errors else ""
@@ -643,7 +687,9 @@ def refresh_plan(candidate: Candidate, pull: Pull) -> Refresh | str:
     if pull.head_sha != b.reviewed_sha:
         head = (pull.head_sha or "unknown")[:12]
         return f"not refreshed: its head {head} is not the reviewed commit"
-    mark_ready = pull.draft and mark.draft and not b.draft
+    # Ready for review only where the policy for the branch is "ready": a draft the
+    # reviewer Agent asks for stays one; nothing here ever turns a ready PR into a draft.
+    mark_ready = pull.draft and mark.draft and not b.draft and not b.as_draft
     notes = []
     if mark.edited:
         notes.append("body edited since the sweeper wrote it: left as it is")
@@ -658,6 +704,11 @@ def refresh_plan(candidate: Candidate, pull: Pull) -> Refresh | str:
     if mark.edited and not mark_ready:
         return detail
     return Refresh(candidate, pull, not mark.edited, mark_ready, _join(detail, candidate.note))
+
+
+def join_notes(*parts: str) -> str:
+    """Notes joined for a detail, the empty ones left out."""
+    return _join(*parts)
 
 
 def _join(*parts: str) -> str:

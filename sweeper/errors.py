@@ -14,6 +14,10 @@ class Conflict(KubeError):
     pass
 
 
+class Forbidden(KubeError):
+    """403: RBAC does not grant the call."""
+
+
 class NotFound(KubeError):
     pass
 

@@ -21,7 +21,15 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from sweeper.errors import AlreadyExists, Conflict, Expired, KubeError, NotFound, Unavailable
+from sweeper.errors import (
+    AlreadyExists,
+    Conflict,
+    Expired,
+    Forbidden,
+    KubeError,
+    NotFound,
+    Unavailable,
+)
 from sweeper.model import GROUP, WORKLOAD_LABEL
 
 __all__ = [
@@ -65,6 +73,7 @@ def _error(err: Exception, what: str) -> KubeError:
         status = int(err.status or 0)
         kind = {
             409: AlreadyExists if reason == "AlreadyExists" else Conflict,
+            403: Forbidden,
             404: NotFound,
             410: Expired,
         }
@@ -161,6 +170,16 @@ class Kube:
                 owner = labels.get(WORKLOAD_LABEL) if isinstance(labels, dict) else None
                 if isinstance(owner, str) and owner in found:
                     found[owner].append(task)
+        return found
+
+    def agents(self, namespace: str) -> dict[str, dict[str, Any]]:
+        """The namespace's Foreman Agents by name, in one paged listing."""
+        found: dict[str, dict[str, Any]] = {}
+        for page in self._pages("agents", namespace, None, 500):
+            for agent in page:
+                name = (agent.get("metadata") or {}).get("name")
+                if isinstance(name, str):
+                    found[name] = agent
         return found
 
     def get_workload(self, namespace: str, name: str) -> dict[str, Any]:

@@ -143,6 +143,16 @@ class Workload:
 
 
 @dataclass(frozen=True)
+class Agent:
+    """A Foreman Agent, as far as the PR it opens is concerned."""
+
+    name: str
+    # spec.openPullRequestsAsDraft (Foreman after 907ac8d8): True opens drafts, False
+    # ready PRs; None: not said (the field is absent in older releases).
+    draft: bool | None
+
+
+@dataclass(frozen=True)
 class Finding:
     severity: str
     area: str
@@ -560,6 +570,17 @@ def _role(kind: str, step: str) -> Role:
     if kind == "review" and _ADVISORY_STEP.match(step):
         return Role.ADVISORY
     return _ROLE_BY_KIND.get(kind, Role.OTHER)
+
+
+def parse_agent(obj: Any) -> Agent:
+    """An Agent object; only the field the sweeper reads is checked."""
+    if not isinstance(obj, Mapping):
+        raise InvalidInput("agent is not a mapping")
+    name = _req_str(_get(obj, "metadata", "name"), "agent metadata.name", 253)
+    draft = _opt_bool(
+        _get(obj, "spec", "openPullRequestsAsDraft"), f"{name}: spec.openPullRequestsAsDraft"
+    )
+    return Agent(name, draft)
 
 
 def controller_uid(obj: Any) -> str | None:

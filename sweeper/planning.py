@@ -8,12 +8,13 @@ memory holds one window of plans, never the cluster's tasks.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sweeper.core import Plan, Policy, plan_workload
-from sweeper.errors import KubeError
-from sweeper.model import Workload
+from sweeper.core import Candidate, Plan, Policy, draft_choice, join_notes, plan_workload
+from sweeper.errors import Forbidden, KubeError
+from sweeper.model import Agent, InvalidInput, Workload, parse_agent
 from sweeper.ports import KubePort
+from sweeper.report import Log
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,59 @@ def plan_window(
             wl = by_key[(namespace, name)]
             planned[(namespace, name)] = _plan(wl, tasks.get(name, []), policy)
     return [planned[(wl.namespace, wl.name)] for wl in window]
+
+
+class DraftPolicy:
+    """Draft or ready, as the reviewer Agent says: Agents read once per namespace per run,
+    only where a candidate has reviewers; a refused read is one warning per run."""
+
+    def __init__(self, kube: KubePort, log: Log, default: bool) -> None:
+        self.kube, self.log, self.default = kube, log, default
+        self._agents: dict[str, dict[str, Agent] | None] = {}
+        self._warned = False
+
+    def apply(self, planned: Sequence[Planned]) -> list[Planned]:
+        return [
+            replace(item, plans=tuple(self._choose(item, p) for p in item.plans))
+            for item in planned
+        ]
+
+    def _choose(self, item: Planned, plan: Plan) -> Plan:
+        if not isinstance(plan, Candidate) or plan.branch.draft:
+            return plan
+        agents = self._of(item.workload.namespace) if plan.branch.reviewers else None
+        as_draft, note = draft_choice(plan.branch, agents, self.default)
+        return replace(
+            plan, branch=replace(plan.branch, as_draft=as_draft), note=join_notes(plan.note, note)
+        )
+
+    def _of(self, namespace: str) -> dict[str, Agent] | None:
+        if namespace not in self._agents:
+            self._agents[namespace] = self._read(namespace)
+        return self._agents[namespace]
+
+    def _read(self, namespace: str) -> dict[str, Agent] | None:
+        try:
+            raw = self.kube.agents(namespace)
+        except KubeError as err:
+            if not self._warned:
+                self._warned = True
+                setting = "on" if self.default else "off"
+                self.log.warning(
+                    "agents.unreadable",
+                    namespace=namespace,
+                    reason="agents-forbidden" if isinstance(err, Forbidden) else "agents-error",
+                    detail=f"{err}; draft or ready follows --open-as-draft ({setting}) "
+                    "where the reviewer Agent cannot be read (warned once per run)",
+                )
+            return None
+        agents = {}
+        for name, obj in raw.items():
+            try:
+                agents[name] = parse_agent(obj)
+            except InvalidInput:
+                continue  # an unreadable Agent is a missing one: the default decides
+        return agents
 
 
 def _plan(wl: Workload, tasks: list[dict[str, object]], policy: Policy) -> Planned:

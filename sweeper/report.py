@@ -123,7 +123,8 @@ def decision_line(
         reason=str(d.reason),
         detail=d.detail,
         pr_url=d.pr_url,
-        draft=d.draft,
+        draft=d.draft or d.as_draft,
+        changes_requested=d.draft,
         warnings=list(d.warnings),
         recorded=recorded and not dry_run and d.record,
         dry_run=dry_run,
@@ -148,6 +149,7 @@ def workload_failed(log: Log, summary: Summary, wl: Workload, detail: str, dry_r
         detail=detail[:500],
         pr_url=None,
         draft=False,
+        changes_requested=False,
         warnings=[],
         dry_run=dry_run,
     )

@@ -119,6 +119,9 @@ class Settings:
     lock_name: str
     use_lock: bool
     draft_on_request_changes: bool = False
+    # Open reviewed PRs as drafts where the reviewer Agent does not say (Foreman's default
+    # on releases whose Agents have openPullRequestsAsDraft).
+    open_as_draft: bool = False
     reviewers: tuple[str, ...] = ()
     team_reviewers: tuple[str, ...] = ()  # ORG/TEAM-SLUG
     labels: tuple[str, ...] = ()
@@ -148,6 +151,7 @@ class Settings:
             "rate_reserve": str(self.rate_reserve),
             "lock": f"{self.lock_namespace}/{self.lock_name}" if self.use_lock else None,
             "draft_on_request_changes": self.draft_on_request_changes,
+            "open_as_draft": self.open_as_draft,
             "reviewers": list(self.reviewers),
             "team_reviewers": list(self.team_reviewers),
             "labels": list(self.labels),

@@ -29,7 +29,7 @@ from sweeper.lookups import Lookup
 from sweeper.metrics import Metrics, RunFacts
 from sweeper.model import Workload
 from sweeper.outcomes import Outcome
-from sweeper.planning import Planned, plan_window
+from sweeper.planning import DraftPolicy, Planned, plan_window
 from sweeper.ports import GitHubPort, KubePort
 from sweeper.recording import Recorder
 from sweeper.report import Log, Progress, Summary, decision_line, workload_failed
@@ -61,6 +61,7 @@ class Sweep:
         effects = Effects(github, kube, settings.dry_run, self.stop)
         t = settings.tunables
         self.progress = Progress(log, self.summary, t.progress_interval_s, heartbeat=self.beat)
+        self.drafts = DraftPolicy(kube, log, settings.open_as_draft)
         self.learner = Learner(github, budget, log, t.lookup_batch, self._learned)
         self.actor = Actor(settings, github, effects, budget)
         self.recorder = Recorder(
@@ -133,6 +134,7 @@ class Sweep:
         """Plan every Workload of the window, learn GitHub's view of them all, then act."""
         plan_tick = partial(self.progress.tick, "plan")
         planned = plan_window(self.kube, window, self.policy, self.s.tunables.task_batch, plan_tick)
+        planned = self.drafts.apply(planned)
         candidates = [p for item in planned for p in item.plans if isinstance(p, Candidate)]
         self.progress.planned += len(planned)
         self.progress.candidates += len(candidates)
