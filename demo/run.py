@@ -28,6 +28,8 @@ from tests.standins.kube import KubeStandIn  # noqa: E402
 
 TOKEN = "demo-token"
 RECORDS = "pr-sweeper.foreman.llmkube.dev/pull-requests"
+# What an LLM reviewer might write: it must close no other issue and ping nobody.
+HOSTILE = "Handles an empty config file.\n\nFixes #7, thanks @alice!"
 
 
 def seed(kube: KubeStandIn, github: GitHubStandIn) -> None:
@@ -53,7 +55,7 @@ def seed(kube: KubeStandIn, github: GitHubStandIn) -> None:
                 "team-a",
                 "acme/widgets",
                 "Handle empty config",
-                pr_body="Handles an empty config file.\n\nFixes #7, thanks @alice!",
+                pr_body=HOSTILE,
             ),
             issue(
                 "nightly-fixes",
@@ -124,6 +126,15 @@ def sweep(env: dict[str, str], *args: str) -> str:
     return proc.stdout
 
 
+def raw_decision(log: str, outcome: str) -> str:
+    """The first pr.decision line of that outcome, exactly as the sweeper logged it."""
+    return next(
+        line
+        for line in log.splitlines()
+        if '"pr.decision"' in line and json.loads(line).get("outcome") == outcome
+    )
+
+
 def report(log: str) -> None:
     """`foreman-pr-sweeper report`, as an operator reads a run's log."""
     proc = subprocess.run(
@@ -153,6 +164,8 @@ def main() -> int:
         sweep(env, "--dry-run")
         print("\n2) foreman-pr-sweeper             (opens the missing PRs)")
         log = sweep(env)
+        print("\n   One of its lines as the sweeper writes it (one JSON object per line):\n")
+        print("    " + raw_decision(log, "opened"))
         print("\n   Its log, read by `foreman-pr-sweeper report`:\n")
         report(log)
         print("\n3) foreman-pr-sweeper             (again: nothing left to do)")
@@ -173,9 +186,15 @@ def main() -> int:
                     f"  {repo}#{pr['number']} [{state}] {pr['head']['label']} -> "
                     f"{pr['base']['ref']}: {pr['title']}{asked}"
                 )
-        first = github.pulls("acme/widgets")[0]
-        print(f"\nBody of {first['html_url']}:\n")
-        print("    " + first["body"].replace("\n", "\n    "))
+        hostile = next(
+            pr for pr in github.pulls("acme/widgets") if pr["head"]["ref"].endswith("issue-102")
+        )
+        print(
+            f"\nBody of {hostile['html_url']}, whose reviewer wrote {HOSTILE!r}: the agent's"
+            " closing keyword and @mention are broken (zero-width space), and only the"
+            " sweeper's own line closes the issue:\n"
+        )
+        print("    " + hostile["body"].replace("\n", "\n    "))
         draft = next(pr for pr in github.pulls("acme/gadgets") if pr["draft"])
         print(f"\nBody of the draft {draft['html_url']}:\n")
         print("    " + draft["body"].replace("\n", "\n    "))

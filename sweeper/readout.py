@@ -67,6 +67,7 @@ RUN_EVENTS = frozenset(
         "sweep.finished",
         "sweep.config_error",
         "sweep.aborted",
+        "sweep.terminated",
         "lock.held",
         "record.failed",
         "workload.skipped",
@@ -74,7 +75,7 @@ RUN_EVENTS = frozenset(
 )
 SWEEPER_PREFIXES = (
     *("sweep.", "pr.", "lock.", "record.", "workload.", "github.", "event."),
-    *("metrics.", "kube.", "notify."),
+    *("metrics.", "kube.", "notify.", "agents."),
 )
 
 SKIP_MEANINGS: dict[str, str] = {
@@ -82,7 +83,10 @@ SKIP_MEANINGS: dict[str, str] = {
     Reason.OPTED_OUT: "the Workload or its review step does not want a PR",
     Reason.ALREADY_RESOLVED: "the coder found the issue already fixed",
     Reason.CODER_NOT_ON_TARGET: "the final coder is not Succeeded + GO",
+    Reason.NO_COMMIT_SHA: "the final coder recorded no commitSHA: nothing was vouched for",
     Reason.GATE_NOT_PASSED: "a verify task is not GATE-PASS",
+    Reason.NOT_REVIEWED: "the final round lacks a reviewer the spec or earlier rounds ask for",
+    Reason.NO_TASKS: "the spec asks for it but no task covers it; looked at again next run",
     Reason.REVIEW_NOT_GO: "a reviewer of the final round did not say GO",
     Reason.DRAFT_UNSUPPORTED: "GitHub refuses draft PRs on the repository's plan",
     Reason.CLOSED_BY_HUMAN: "a PR at the reviewed SHA was closed unmerged: respected",
@@ -100,6 +104,7 @@ WORKLOAD_ORDER: tuple[str, ...] = (
             WorkloadSkip.SETTLED,
             WorkloadSkip.NOT_COMPLETED,
             WorkloadSkip.TOO_YOUNG,
+            WorkloadSkip.OPTED_OUT,
             WorkloadSkip.INVALID_INPUT,
         ),
     ),
@@ -228,6 +233,7 @@ class Run:
     lock_held_by: str | None = None
     config_error: tuple[str, str] | None = None  # reason, detail
     aborted: tuple[str, str] | None = None
+    terminated: str | None = None  # the signal that ended the pass early
     finished: Finished | None = None
 
     @property
@@ -498,6 +504,8 @@ def _apply(run: Run, n: int, event: str, obj: Mapping[str, Any]) -> None:
         run.config_error = (_str(obj.get("reason")), _str(obj.get("detail")))
     elif event == "sweep.aborted":
         run.aborted = (_str(obj.get("reason")), _str(obj.get("detail")))
+    elif event == "sweep.terminated":
+        run.terminated = _str(obj.get("signal")) or "a signal"
     else:
         if event == "workload.skipped":
             run.workload_skips[_str(obj.get("reason")) or "(no reason)"] += 1
@@ -639,6 +647,14 @@ def _verdict(run: Run) -> tuple[Msg, Msg]:
                 Val(reason or "no reason"),
                 "); what it did stands and the next run continues. ",
                 Val(detail or "(no detail)"),
+            ),
+        )
+    if run.terminated is not None:
+        return (
+            (f"terminated by {run.terminated}, exit {'?' if code is None else code}",),
+            (
+                "stopped before its next write; what it did is recorded, the rest waits for "
+                "the next run.",
             ),
         )
     if run.lock_held_by is not None and not run.decisions and code in (0, None):
