@@ -309,7 +309,7 @@ def build(
         raise ConfigError(
             "SWEEPER_ALLOW_REPOS still holds deploy/'s placeholder: set the repositories the "
             "sweeper may open PRs on (OWNER/NAME or OWNER/*, comma-separated) in the CronJob's "
-            "env, in deploy/cronjob.yaml or an overlay (deploy/examples/overlay/allow-repos.yaml)"
+            "env, in deploy/cronjob.yaml or an overlay (examples/overlay/allow-repos.yaml)"
         )
     for pattern in allow_repos:
         if not _ALLOW.match(pattern):
