@@ -27,6 +27,8 @@ class Permission:
 PERMISSIONS: tuple[Permission, ...] = (
     Permission(FOREMAN_GROUP, "workloads", frozenset({"get", "list", "patch"})),
     Permission(FOREMAN_GROUP, "agentictasks", frozenset({"list"})),
+    # The reviewer Agent's spec.openPullRequestsAsDraft: one list per namespace per run.
+    Permission(FOREMAN_GROUP, "agents", frozenset({"get", "list"})),
     Permission("", "events", frozenset({"create"})),
     Permission(
         "coordination.k8s.io",

@@ -19,6 +19,9 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _TEAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _ALLOW = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/(\*|[A-Za-z0-9._-]{1,100})$")
 SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+# deploy/cronjob.yaml's SWEEPER_ALLOW_REPOS until the operator sets it: the allowlist is
+# required there, so a deployment left as shipped refuses to start rather than run wide open.
+ALLOW_REPOS_PLACEHOLDER = "REQUIRED: set OWNER/NAME or OWNER/* (comma-separated)"
 
 
 class ConfigError(ValueError):
@@ -306,6 +309,12 @@ def build(
         raise ConfigError(f"--selector {selector!r} is not a label selector")
     if head_owner is not None and not _OWNER.match(head_owner):
         raise ConfigError(f"--head-owner {head_owner!r} is not a GitHub owner name")
+    if ALLOW_REPOS_PLACEHOLDER in allow_repos:
+        raise ConfigError(
+            "SWEEPER_ALLOW_REPOS still holds deploy/'s placeholder: set the repositories the "
+            "sweeper may open PRs on (OWNER/NAME or OWNER/*, comma-separated) in the CronJob's "
+            "env, in deploy/cronjob.yaml or an overlay (examples/overlay/allow-repos.yaml)"
+        )
     for pattern in allow_repos:
         if not _ALLOW.match(pattern):
             raise ConfigError(f"--allow-repo {pattern!r} is not OWNER/NAME or OWNER/*")

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,19 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from sweeper.cli import settings_from
 from sweeper.permissions import LEASE_NAME, PERMISSIONS
+from tests.real.tools import kubectl_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
-MANIFESTS = yaml.safe_load_all((ROOT / "deploy" / "cronjob.yaml").read_text())
-DOCS: list[dict[str, Any]] = [d for d in MANIFESTS if d]
+DEPLOY = ROOT / "deploy"
+KUSTOMIZATION = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+DOCS: list[dict[str, Any]] = [
+    d
+    for name in KUSTOMIZATION["resources"]
+    for d in yaml.safe_load_all((DEPLOY / name).read_text())
+    if d
+]
 K8S_VERSION = kubernetes_validate.latest_version()
 
 
@@ -42,12 +51,34 @@ def test_manifest_is_valid_for_current_kubernetes(doc: dict[str, Any]) -> None:
     kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
-def test_kustomization_lists_the_manifest() -> None:
+def test_kustomization_lists_the_manifests() -> None:
     """`kubectl apply -k deploy/` applies everything into one namespace."""
-    kustomization = yaml.safe_load((ROOT / "deploy" / "kustomization.yaml").read_text())
-    assert kustomization["resources"] == ["cronjob.yaml"]
-    assert kustomization["namespace"] == "foreman-pr-sweeper"
+    assert KUSTOMIZATION["resources"] == ["cronjob.yaml", "admission-policy.yaml"]
+    assert KUSTOMIZATION["namespace"] == "foreman-pr-sweeper"
     assert all("namespace" not in d["metadata"] for d in DOCS)
+
+
+def test_the_cronjob_ships_suspended() -> None:
+    """Nothing runs on the schedule before the dry run is reviewed: the runbook's last step
+    turns it on."""
+    assert cronjob()["spec"]["suspend"] is True
+
+
+def test_the_image_is_a_neutral_name_that_kustomize_maps() -> None:
+    """The container names no registry; kustomization.yaml's images: maps the name, with the
+    package's version as tag and no registry presented as the adopter's."""
+    [container] = pod_spec()["containers"]
+    assert container["image"] == "foreman-pr-sweeper"
+    [entry] = KUSTOMIZATION["images"]
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert entry == {"name": "foreman-pr-sweeper", "newTag": version}
+
+
+def test_the_binding_subjects_leave_their_namespace_to_kustomize() -> None:
+    """A literal subject namespace survives a changed namespace (kustomize rewrites only an
+    unset one), leaving the sweeper without its rights: it is left out."""
+    for binding in by_kind("ClusterRoleBinding") + by_kind("RoleBinding"):
+        assert [s.get("namespace") for s in binding["subjects"]] == [None]
 
 
 def _granted(rules: list[dict[str, Any]]) -> set[tuple[str, str, str, tuple[str, ...]]]:
@@ -156,7 +187,8 @@ def test_dockerfile_passes_hadolint() -> None:
 
 
 def test_dockerfile_shape() -> None:
-    """Multi-stage; the final stage copies only the virtualenv and runs as a numeric user."""
+    """Multi-stage; the build installs only hash-locked requirements, then the package
+    alone; the final stage copies only the virtualenv and runs as a numeric user."""
     text = (ROOT / "Dockerfile").read_text()
     stages = re.split(r"^FROM ", text, flags=re.M)[1:]
     assert len(stages) >= 2
@@ -165,14 +197,21 @@ def test_dockerfile_shape() -> None:
     assert len(re.findall(r"^COPY ", final, re.M)) == 1
     assert re.search(r"^USER \d+:\d+$", final, re.M) and "USER 0" not in final
     assert 'ENTRYPOINT ["foreman-pr-sweeper"]' in final
-    assert "-c constraints.txt" in stages[0]
+    installs = re.findall(r"pip install ([^\n&]*)", stages[0])
+    assert installs == [
+        "--no-cache-dir --require-hashes -r requirements-image.txt",
+        "--no-cache-dir --no-deps --no-build-isolation . \\",
+    ]
+    bases = {line.split()[1] for line in text.splitlines() if line.startswith("FROM ")}
+    assert len(bases) == 1, "both stages on the same base image"
 
 
 def test_image_venv_runs_help(tmp_path: Path) -> None:
-    """A venv built the way the Dockerfile builds it runs `foreman-pr-sweeper --help`."""
+    """A venv built the way the Dockerfile builds it (hash-checked requirements, then the
+    package with --no-deps) runs `foreman-pr-sweeper --help`."""
     context = tmp_path / "context"
     context.mkdir()
-    for name in ("pyproject.toml", "README.md", "constraints.txt"):
+    for name in ("pyproject.toml", "README.md", "requirements-image.txt"):
         shutil.copy(ROOT / name, context / name)
     shutil.copytree(
         ROOT / "sweeper", context / "sweeper", ignore=shutil.ignore_patterns("__pycache__")
@@ -180,13 +219,14 @@ def test_image_venv_runs_help(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-    subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", "-c", "constraints.txt", "."],
-        cwd=context,
-        env=env,
-        check=True,
-        timeout=600,
-    )
+    pip = str(venv / "bin" / "pip")
+    for args in (
+        ["--require-hashes", "-r", "requirements-image.txt"],
+        ["--no-deps", "--no-build-isolation", "."],
+    ):
+        subprocess.run(
+            [pip, "install", "--quiet", *args], cwd=context, env=env, check=True, timeout=600
+        )
     result = subprocess.run(
         [str(venv / "bin" / "foreman-pr-sweeper"), "--help"],
         cwd=tmp_path,
@@ -302,3 +342,256 @@ def test_kubectl_renders_deploy_with_the_app_component(tmp_path: Path) -> None:
     assert got["volumes"] == expected["volumes"]
     assert got["containers"][0]["args"] == expected["containers"][0]["args"]
     assert sorted(d["kind"] for d in rendered) == sorted(d["kind"] for d in DOCS)
+
+
+# ---------------------------------------------------------------- rendered by kustomize
+
+
+def render(directory: Path) -> list[dict[str, Any]]:
+    """`kubectl kustomize DIR` with the real kubectl, as documents."""
+    done = subprocess.run(
+        [kubectl_or_skip(), "kustomize", str(directory)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return [d for d in yaml.safe_load_all(done.stdout) if d]
+
+
+def deploy_copy(tmp_path: Path, extra: str = "") -> Path:
+    """deploy/ copied, with `extra` appended to its kustomization.yaml."""
+    copy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, copy)
+    with (copy / "kustomization.yaml").open("a") as out:
+        out.write(extra)
+    return copy
+
+
+def _validate(docs: list[dict[str, Any]]) -> None:
+    for doc in docs:
+        if doc["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue  # a CRD's kind: tests/test_alerts.py validates it against the CRD
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    [doc] = [d for d in docs if d["kind"] == kind]
+    return doc
+
+
+COMPONENTS = ["github-app", "network-policy", "alerts"]
+
+
+@pytest.mark.parametrize(
+    "components",
+    [pytest.param([], id="as-shipped")]
+    + [pytest.param([c], id=c) for c in COMPONENTS]
+    + [pytest.param(COMPONENTS, id="all-components")],
+)
+def test_deploy_renders_and_validates_with_each_component(
+    tmp_path: Path, components: list[str]
+) -> None:
+    """`kubectl kustomize deploy/`, with none, each and all components, renders documents
+    that validate strictly against the newest Kubernetes schemas."""
+    extra = "components:\n" + "".join(f"  - {c}\n" for c in components) if components else ""
+    docs = render(deploy_copy(tmp_path, extra))
+    _validate(docs)
+    added = {"network-policy": "NetworkPolicy", "alerts": "PrometheusRule"}
+    expected = sorted([d["kind"] for d in DOCS] + [added[c] for c in components if c in added])
+    assert sorted(d["kind"] for d in docs) == expected
+    namespaced = [d for d in docs if d["kind"] not in ("ClusterRole", "ClusterRoleBinding")]
+    assert {d["metadata"].get("namespace") for d in namespaced} == {"foreman-pr-sweeper"}
+
+
+def test_the_example_overlay_sets_every_knob_and_validates() -> None:
+    """examples/overlay renders: image, allowlist, schedule, retries, deadline, resources
+    changed, still suspended, and valid."""
+    docs = render(ROOT / "examples" / "overlay")
+    _validate(docs)
+    spec = _one(docs, "CronJob")["spec"]
+    job = spec["jobTemplate"]["spec"]
+    [container] = job["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert container["image"] == "registry.example.com/platform/foreman-pr-sweeper:0.1.0"
+    assert env["SWEEPER_ALLOW_REPOS"] == "acme/widgets,acme-labs/*"
+    assert spec["schedule"] == "*/30 * * * *" and spec["suspend"] is True
+    assert job["backoffLimit"] == 2 and job["activeDeadlineSeconds"] == 1200
+    assert job["activeDeadlineSeconds"] < _minutes(spec["schedule"]) * 60
+    assert container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "192Mi"},
+        "limits": {"memory": "384Mi"},
+    }
+    settings, _ = settings_from(
+        [a for a in container["args"] if not a.startswith("--github-token-file")],
+        {"GITHUB_TOKEN": "ghp_x", "SWEEPER_LOCK_NAMESPACE": "x", **env},
+    )
+    assert settings.allow_repos == ("acme/widgets", "acme-labs/*")
+
+
+def _namespaced(tmp_path: Path, how: str, namespace: str) -> list[dict[str, Any]]:
+    if how == "kustomization":
+        copy = deploy_copy(tmp_path)
+        path = copy / "kustomization.yaml"
+        path.write_text(
+            path.read_text().replace("namespace: foreman-pr-sweeper", f"namespace: {namespace}")
+        )
+        return render(copy)
+    deploy_copy(tmp_path)
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        f"resources:\n  - ../deploy\nnamespace: {namespace}\n"
+    )
+    return render(overlay)
+
+
+@pytest.mark.parametrize("how", ["kustomization", "overlay"])
+def test_another_namespace_moves_the_bindings_and_the_admission_policy_with_it(
+    tmp_path: Path, how: str
+) -> None:
+    """Rendered into another namespace (deploy/'s kustomization edited, or an overlay), the
+    bindings name the ServiceAccount there, and the admission policy, reading who the
+    sweeper is from the ClusterRoleBinding, restricts that account and no other."""
+    from tests.fixtures.admission import Request, denials
+
+    namespace = "platform-tools"
+    docs = _namespaced(tmp_path, how, namespace)
+    account = _one(docs, "ServiceAccount")
+    assert account["metadata"]["namespace"] == namespace
+    crb = _one(docs, "ClusterRoleBinding")
+    for binding in (crb, _one(docs, "RoleBinding")):
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "foreman-pr-sweeper", "namespace": namespace}
+        ]
+    policy, binding = (
+        _one(docs, "ValidatingAdmissionPolicy"),
+        _one(docs, "ValidatingAdmissionPolicyBinding"),
+    )
+    selector = binding["spec"]["paramRef"]["selector"]["matchLabels"]
+    params = [
+        d
+        for d in docs
+        if d["kind"] == "ClusterRoleBinding"
+        and all(d["metadata"].get("labels", {}).get(k) == v for k, v in selector.items())
+    ]
+    assert params == [crb]
+    old = {"metadata": {"name": "w", "labels": {"a": "b"}}, "spec": {"repository": "acme/x"}}
+    new = {"metadata": {"name": "w", "labels": {"a": "b"}}, "spec": {"repository": "evil/x"}}
+    moved = f"system:serviceaccount:{namespace}:foreman-pr-sweeper"
+    left = "system:serviceaccount:foreman-pr-sweeper:foreman-pr-sweeper"
+    action = binding["spec"]["paramRef"]["parameterNotFoundAction"]
+    assert denials(policy, params, Request("UPDATE", moved, old, new), action)
+    assert denials(policy, params, Request("UPDATE", left, old, new), action) == []
+
+
+def test_the_network_policy_allows_only_dns_the_api_server_github_and_the_pushgateway(
+    tmp_path: Path,
+) -> None:
+    """The component's NetworkPolicy selects the sweeper's pods, denies ingress, and lets
+    out DNS (53), the API server (443/6443), public 443 and the Pushgateway (9091)."""
+    docs = render(deploy_copy(tmp_path, "components:\n  - network-policy\n"))
+    policy = _one(docs, "NetworkPolicy")
+    pod_labels = _one(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["metadata"][
+        "labels"
+    ]
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert spec["policyTypes"] == ["Ingress", "Egress"] and spec["ingress"] == []
+    ports = [sorted((p["protocol"], p["port"]) for p in rule["ports"]) for rule in spec["egress"]]
+    assert ports == [
+        [("TCP", 53), ("UDP", 53)],
+        [("TCP", 443), ("TCP", 6443)],
+        [("TCP", 443)],
+        [("TCP", 9091)],
+    ]
+    [github] = [r for r in spec["egress"] if [p["port"] for p in r["ports"]] == [443]]
+    excepted = {c for block in github["to"] for c in block["ipBlock"].get("except", [])}
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= excepted
+
+
+# ---------------------------------------------------------------- the hash-locked image
+
+
+LOCK = ROOT / "requirements-image.txt"
+# The image's interpreter (Dockerfile: python:3.11-slim on Linux), for environment markers.
+IMAGE_MARKERS = {
+    "python_version": "3.11",
+    "python_full_version": "3.11.14",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "os_name": "posix",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "extra": "",
+}
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _lock() -> dict[str, tuple[str, list[str]]]:
+    """requirements-image.txt as {name: (version, hashes)}."""
+    text = re.sub(r"\\\n", " ", LOCK.read_text())
+    entries: dict[str, tuple[str, list[str]]] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement, *options = line.split()
+        name, version = requirement.split("==")
+        hashes = [o.removeprefix("--hash=sha256:") for o in options]
+        assert all(o.startswith("--hash=sha256:") for o in options), line
+        entries[_canonical(name)] = (version, hashes)
+    return entries
+
+
+def _constraints() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[_canonical(name)] = version
+    return pins
+
+
+def _runtime_closure() -> set[str]:
+    """pyproject's runtime dependencies and theirs, for the image's interpreter, read from
+    the installed distributions' metadata (no network)."""
+    from importlib.metadata import distribution
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    todo = [Requirement(r) for r in project["dependencies"]]
+    seen: set[str] = set()
+    while todo:
+        requirement = todo.pop()
+        if requirement.marker and not requirement.marker.evaluate(IMAGE_MARKERS):
+            continue
+        name = _canonical(requirement.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        todo += [Requirement(r) for r in distribution(name).requires or []]
+    return seen
+
+
+def test_the_image_lock_is_in_sync_with_pyproject_and_constraints() -> None:
+    """requirements-image.txt holds exactly the runtime closure plus the build backend, each
+    at constraints.txt's version, every one with sha256 hashes (scripts/lock-image)."""
+    from importlib.metadata import version as installed
+
+    from packaging.requirements import Requirement
+
+    lock, pins = _lock(), _constraints()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    build = {_canonical(Requirement(r).name) for r in pyproject["build-system"]["requires"]}
+    assert set(lock) == _runtime_closure() | build, "run scripts/lock-image"
+    for name, (version, hashes) in lock.items():
+        assert pins.get(name) == version, f"{name}: lock {version}, constraints {pins.get(name)}"
+        assert hashes and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes), name
+        if name not in build:
+            assert installed(name) == version, f"{name}: the metadata read is of another version"
+    for raw in pyproject["project"]["dependencies"] + pyproject["build-system"]["requires"]:
+        requirement = Requirement(raw)
+        version = lock[_canonical(requirement.name)][0]
+        assert requirement.specifier.contains(version), (raw, version)

@@ -4,10 +4,13 @@ against the Kubernetes stand-in, whose Job runner starts each created Job's cont
 sweeper, as the image's entrypoint) as a local process against the GitHub stand-in.
 
 A runbook step that no longer works fails here, and so does a report that no longer says
-what the runbook promises."""
+what the runbook promises. Before the install, the operator sets what the README asks of
+them: the image's registry and the repository allowlist; deploy/ as shipped refuses to
+sweep at all."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from sweeper.settings import ALLOW_REPOS_PLACEHOLDER
 from tests.e2e.harness import RECORDS, REPO_ROOT, TOKEN, World, readme_block
 from tests.fixtures.foreman import workload
 from tests.real.tools import jq_or_skip, kubectl_or_skip
@@ -27,7 +31,11 @@ from tests.standins.kube import KubeStandIn
 
 pytestmark = pytest.mark.e2e
 NS = "foreman-pr-sweeper"
-IMAGE = "ghcr.io/llmkube/foreman-pr-sweeper"  # its ENTRYPOINT is foreman-pr-sweeper
+# deploy/'s neutral image name, and where the README's operator pushed the image; the
+# image's ENTRYPOINT is foreman-pr-sweeper.
+SHIPPED_IMAGE = "foreman-pr-sweeper"
+IMAGE = "registry.example.com/platform/foreman-pr-sweeper"
+ALLOW_REPOS = "acme/widgets"
 BATCH = "batch"
 
 
@@ -56,6 +64,26 @@ class Ops:
         assert done.returncode == 0, f"runbook {marker} failed:\n{done.stdout}\n{done.stderr}"
         return done
 
+    def configure(self) -> None:
+        """The README's two required settings, done as an operator edits deploy/: the image
+        pushed (images: newName) and the allowlist (SWEEPER_ALLOW_REPOS)."""
+        kustomization = self.home / "deploy" / "kustomization.yaml"
+        text = kustomization.read_text()
+        shipped = "  - name: foreman-pr-sweeper\n    newTag: 0.1.0\n"
+        assert shipped in text
+        mapped = f"  - name: foreman-pr-sweeper\n    newName: {IMAGE}\n    newTag: 0.1.0\n"
+        kustomization.write_text(text.replace(shipped, mapped))
+        cronjob = self.home / "deploy" / "cronjob.yaml"
+        text = cronjob.read_text()
+        assert text.count(ALLOW_REPOS_PLACEHOLDER) == 1
+        cronjob.write_text(text.replace(ALLOW_REPOS_PLACEHOLDER, ALLOW_REPOS))
+
+    def suspended(self) -> bool:
+        cronjob = self.world.kube.get("cronjobs", NS, "foreman-pr-sweeper", group=BATCH)
+        assert cronjob is not None
+        suspend: bool = cronjob["spec"]["suspend"]
+        return suspend
+
 
 @pytest.fixture
 def ops(tmp_path: Path) -> Iterator[Ops]:
@@ -70,7 +98,10 @@ def ops(tmp_path: Path) -> Iterator[Ops]:
         pod_kubeconfig = kube.write_kubeconfig(tmp_path / "in-cluster-kubeconfig")
         JobRunner(
             kube,
-            {IMAGE: [sys.executable, "-m", "sweeper"]},
+            {
+                IMAGE: [sys.executable, "-m", "sweeper"],
+                SHIPPED_IMAGE: [sys.executable, "-m", "sweeper"],
+            },
             # What the pod's cluster provides: API access, and the way to (stand-in) GitHub.
             env={
                 "KUBECONFIG": str(pod_kubeconfig),
@@ -94,12 +125,18 @@ def seed_history(world: World) -> None:
 
 
 def test_the_runbook_runs_verbatim(ops: Ops) -> None:
+    """Install, dry run, real backfill and go-live, each block verbatim: the CronJob is
+    suspended from the install on, and live only after the last step."""
     world = ops.world
     seed_history(world)
 
+    ops.configure()
     ops.run("install")
+    assert ops.suspended() is True
     cronjob = world.kube.get("cronjobs", NS, "foreman-pr-sweeper", group=BATCH)
-    assert cronjob is not None and cronjob["spec"]["suspend"] is True
+    assert cronjob is not None
+    [container] = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == f"{IMAGE}:0.1.0"
     secret = world.kube.get("secrets", NS, "foreman-pr-sweeper-github", group="")
     assert secret is not None and "token" in secret["data"]
 
@@ -115,6 +152,7 @@ def test_the_runbook_runs_verbatim(ops: Ops) -> None:
     assert job is not None
     assert "--dry-run" in job["spec"]["template"]["spec"]["containers"][0]["args"]
     assert (ops.home / "plan.jsonl").read_text().count('"event": "pr.decision"') == 3
+    assert ops.suspended() is True
 
     real = ops.run("real-backfill")
     report = real.stdout
@@ -133,8 +171,57 @@ def test_the_runbook_runs_verbatim(ops: Ops) -> None:
     assert opened["foreman/nightly-fixes/issue-101"] in markdown
     records = world.records("nightly-fixes", "team-a")
     assert set(records) == {"foreman/nightly-fixes/issue-101", "foreman/nightly-fixes/issue-102"}
-    cronjob = world.kube.get("cronjobs", NS, "foreman-pr-sweeper", group=BATCH)
-    assert cronjob is not None and cronjob["spec"]["suspend"] is False
     job = world.kube.get("jobs", NS, "backfill-1", group=BATCH)
     assert job is not None
     assert any(c["type"] == "Complete" for c in job["status"]["conditions"])
+    assert ops.suspended() is True  # still: going live is its own, last, step
+
+    ops.run("go-live")
+    assert ops.suspended() is False
+
+
+def test_deploy_as_shipped_refuses_to_sweep_naming_the_allowlist(ops: Ops) -> None:
+    """deploy/ applied without setting the allowlist: a Job from its CronJob, env as is,
+    exits 2 with one sweep.config_error line that says where to set SWEEPER_ALLOW_REPOS,
+    and nothing is read or written."""
+    world = ops.world
+    seed_history(world)
+    ops.run("install")
+    assert ops.suspended() is True
+    done = subprocess.run(
+        [
+            "bash",
+            "-euo",
+            "pipefail",
+            "-c",
+            f"kubectl -n {NS} create job --from=cronjob/foreman-pr-sweeper as-shipped\n"
+            f"kubectl -n {NS} wait --for=condition=failed --timeout=2m job/as-shipped\n"
+            f"kubectl -n {NS} logs job/as-shipped",
+        ],
+        cwd=ops.home,
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(ops.home),
+            "KUBECONFIG": str(world.kubeconfig),
+        },
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    log = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    [line] = [json.loads(raw) for raw in log]
+    assert line["event"] == "sweep.config_error" and line["level"] == "error"
+    assert "SWEEPER_ALLOW_REPOS still holds deploy/'s placeholder" in line["detail"]
+    assert "deploy/cronjob.yaml" in line["detail"]
+    pods = [
+        p
+        for p in world.kube.list("pods", NS, group="")
+        if p["metadata"]["labels"].get("job-name") == "as-shipped"
+    ]
+    assert pods and all(
+        p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 2 for p in pods
+    )
+    assert [p["head"]["ref"] for p in world.pulls()] == ["foreman/docs-pass/issue-7"]
+    annotations = world.workload("nightly-fixes", "team-a")["metadata"].get("annotations") or {}
+    assert RECORDS not in annotations

@@ -46,7 +46,7 @@ suspending a running Job. Ignored: resources, securityContext (the process runs 
 test's user), probes (a running container is ready), image pull policy, the service
 account's token.
 
-Usage: `JobRunner(kube, {"ghcr.io/llmkube/foreman-pr-sweeper": [sys.executable, "-m",
+Usage: `JobRunner(kube, {"registry.example.com/foreman-pr-sweeper": [sys.executable, "-m",
 "sweeper"]}, env={...})`; kube.stop() stops it, killing its processes.
 """
 

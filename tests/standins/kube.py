@@ -23,7 +23,9 @@ does what a real API server does for:
   (selector and the four job labels generated as the real server does, spec defaults,
   `status: {}`; selector and template immutable), rbac.authorization.k8s.io/v1 Roles,
   RoleBindings (roleRef immutable) and the cluster-scoped ClusterRoles and
-  ClusterRoleBindings, and coordination.k8s.io/v1 Leases;
+  ClusterRoleBindings, coordination.k8s.io/v1 Leases, and the cluster-scoped
+  admissionregistration.k8s.io/v1 ValidatingAdmissionPolicies and their bindings
+  (stored; no policy is enforced);
 - Namespaces: `create` stores one (phase Active, finalizer `kubernetes`, the
   `kubernetes.io/metadata.name` label) and GET returns it; any other name still reads
   as Active (namespace lifecycle is not modelled); the list shows the created ones, the
@@ -120,6 +122,7 @@ Objs = list[Obj]
 
 FOREMAN = "foreman.llmkube.dev"
 COORDINATION = "coordination.k8s.io"
+ADMISSION = "admissionregistration.k8s.io"
 BATCH = "batch"
 RBAC = "rbac.authorization.k8s.io"
 
@@ -275,6 +278,23 @@ CLUSTER_ROLE_BINDINGS = _builtin(
 )
 ROLES = _builtin(RBAC, "roles", "Role")
 ROLE_BINDINGS = _builtin(RBAC, "rolebindings", "RoleBinding")
+# deploy/admission-policy.yaml: stored only; the stand-in enforces no admission policy
+# (tests/unit/test_admission_policy.py evaluates its CEL).
+ADMISSION_POLICIES = _builtin(
+    ADMISSION,
+    "validatingadmissionpolicies",
+    "ValidatingAdmissionPolicy",
+    namespaced=False,
+    status=True,
+    generation=True,
+)
+ADMISSION_POLICY_BINDINGS = _builtin(
+    ADMISSION,
+    "validatingadmissionpolicybindings",
+    "ValidatingAdmissionPolicyBinding",
+    namespaced=False,
+    generation=True,
+)
 
 KINDS = (
     _custom("workloads", "Workload", "wl"),
@@ -313,6 +333,8 @@ KINDS = (
     CLUSTER_ROLE_BINDINGS,
     ROLES,
     ROLE_BINDINGS,
+    ADMISSION_POLICIES,
+    ADMISSION_POLICY_BINDINGS,
 )
 BY_PATH = {(k.group, k.version, k.plural): k for k in KINDS}
 BY_KIND = {(k.group, k.kind): k for k in KINDS}

@@ -30,8 +30,9 @@ from tests.standins.kube import KubeStandIn, decode_protobuf, strategic_merge
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NS = "foreman-pr-sweeper"
-IMAGE = "ghcr.io/llmkube/foreman-pr-sweeper"
+IMAGE = "foreman-pr-sweeper"  # deploy/'s neutral image name, as kustomize renders it
 TOKEN = "ghp_standin_token"
+ADMISSION = kube_module.ADMISSION
 PROGRAM = r"""
 import os, sys, time
 print("args:", " ".join(sys.argv[1:]), flush=True)
@@ -52,7 +53,6 @@ INSTALL = """
 kubectl create namespace foreman-pr-sweeper
 kubectl -n foreman-pr-sweeper create secret generic foreman-pr-sweeper-github --from-file=token=./github-token
 kubectl apply -k deploy/
-kubectl -n foreman-pr-sweeper patch cronjob foreman-pr-sweeper -p '{"spec":{"suspend":true}}'
 """  # noqa: E501 - verbatim from the README
 DRY_RUN = """
 kubectl -n foreman-pr-sweeper create job --from=cronjob/foreman-pr-sweeper backfill-dry --dry-run=client -o json \\
@@ -161,8 +161,8 @@ def job_manifest(name: str, env: dict[str, str], **spec: Any) -> dict[str, Any]:
 
 
 def test_install(cluster: Cluster) -> None:
-    """Namespace, Secret (protobuf bodies), `apply -k` (validated through OpenAPI v3) and the
-    suspend patch create what a real server would store."""
+    """Namespace, Secret (protobuf bodies) and `apply -k` (validated through OpenAPI v3)
+    create what a real server would store, the CronJob suspended as deploy/ ships it."""
     out = cluster.sh(INSTALL).stdout.splitlines()
     assert out == [
         "namespace/foreman-pr-sweeper created",
@@ -173,7 +173,8 @@ def test_install(cluster: Cluster) -> None:
         "rolebinding.rbac.authorization.k8s.io/foreman-pr-sweeper-lock created",
         "clusterrolebinding.rbac.authorization.k8s.io/foreman-pr-sweeper created",
         "cronjob.batch/foreman-pr-sweeper created",
-        "cronjob.batch/foreman-pr-sweeper patched",
+        f"validatingadmissionpolicy.{ADMISSION}/foreman-pr-sweeper-workloads created",
+        f"validatingadmissionpolicybinding.{ADMISSION}/foreman-pr-sweeper-workloads created",
     ]
     kube = cluster.kube
     namespace = kube.get("namespaces", "", NS, group="")
@@ -188,7 +189,14 @@ def test_install(cluster: Cluster) -> None:
     assert kube.get("roles", NS, "foreman-pr-sweeper-lock", group=kube_module.RBAC)
     assert kube.get("serviceaccounts", NS, "foreman-pr-sweeper", group="")
     cronjob = kube.get("cronjobs", NS, "foreman-pr-sweeper", group="batch")
-    assert cronjob and cronjob["spec"]["suspend"] is True and cronjob["metadata"]["generation"] == 2
+    assert cronjob and cronjob["spec"]["suspend"] is True and cronjob["metadata"]["generation"] == 1
+    policy = kube.get(
+        "validatingadmissionpolicies",
+        "",
+        "foreman-pr-sweeper-workloads",
+        group=kube_module.ADMISSION,
+    )
+    assert policy and "namespace" not in policy["metadata"]  # cluster-scoped, kustomize's aside
     assert "kubectl.kubernetes.io/last-applied-configuration" in cronjob["metadata"]["annotations"]
     assert kube.list("jobs", group="batch") == []  # the schedule never fires
     names = cluster.sh("kubectl get namespaces -o name").stdout.split()
@@ -206,6 +214,7 @@ def test_dry_run_backfill_wait_and_logs(cluster: Cluster) -> None:
     assert plan == [
         f"args: --github-token-file={token_path} --log-format=json --dry-run",
         f"env HOSTNAME={pod['metadata']['name']}",
+        "env SWEEPER_ALLOW_REPOS=REQUIRED: set OWNER/NAME or OWNER/* (comma-separated)",
         f"env SWEEPER_LOCK_NAMESPACE={NS}",
         f"token: {TOKEN} 0o440",
         "stderr too",
@@ -263,7 +272,7 @@ def test_a_second_apply_is_unchanged_and_a_changed_one_patches(cluster: Cluster)
     installed(cluster)
     before = cluster.kube.get("cronjobs", NS, "foreman-pr-sweeper", group="batch")
     out = cluster.sh("kubectl apply -k deploy/").stdout
-    assert out.count("unchanged") == 6
+    assert out.count("unchanged") == 8
     after = cluster.kube.get("cronjobs", NS, "foreman-pr-sweeper", group="batch")
     assert before == after
     manifest = cluster.home / "deploy" / "cronjob.yaml"
@@ -282,10 +291,14 @@ def test_a_second_apply_is_unchanged_and_a_changed_one_patches(cluster: Cluster)
     assert patched
     container = patched["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     assert container["args"][-1] == "--label=x"
-    assert [e["name"] for e in container["env"]] == ["SWEEPER_EXTRA", "SWEEPER_LOCK_NAMESPACE"]
-    assert container["env"][1]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
-    assert patched["spec"]["suspend"] is True  # set by the patch, not in the manifest
-    assert patched["metadata"]["generation"] == 3
+    assert [e["name"] for e in container["env"]] == [
+        "SWEEPER_EXTRA",
+        "SWEEPER_ALLOW_REPOS",
+        "SWEEPER_LOCK_NAMESPACE",
+    ]
+    assert container["env"][2]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert patched["spec"]["suspend"] is True  # as the manifest ships it
+    assert patched["metadata"]["generation"] == 2
     manifest.write_text(
         text.replace('                - name: SWEEPER_EXTRA\n                  value: "1"\n', "")
     )
@@ -293,7 +306,7 @@ def test_a_second_apply_is_unchanged_and_a_changed_one_patches(cluster: Cluster)
     final = cluster.kube.get("cronjobs", NS, "foreman-pr-sweeper", group="batch")
     assert final
     env = final["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert [e["name"] for e in env] == ["SWEEPER_LOCK_NAMESPACE"]
+    assert [e["name"] for e in env] == ["SWEEPER_ALLOW_REPOS", "SWEEPER_LOCK_NAMESPACE"]
 
 
 def test_protobuf_job_is_what_the_client_meant(cluster: Cluster) -> None:
@@ -655,7 +668,10 @@ def test_protobuf_envelope_and_refusal() -> None:
 
 
 def test_image_names_and_expansion() -> None:
-    assert image_name("ghcr.io/llmkube/foreman-pr-sweeper:0.1.0") == IMAGE
+    assert (
+        image_name("registry.example.com/team/sweeper:0.1.0") == "registry.example.com/team/sweeper"
+    )
+    assert image_name("foreman-pr-sweeper:0.1.0") == IMAGE
     assert image_name("localhost:5000/x@sha256:abc") == "localhost:5000/x"
     assert image_name("localhost:5000/x") == "localhost:5000/x"
     assert expand("$(A)/$(B)/$$(A)", {"A": "1"}) == "1/$(B)/$(A)"
