@@ -10,15 +10,8 @@ from typing import Any
 import pytest
 from graphql import OperationDefinitionNode, parse
 
-from sweeper.lookups import (
-    PULLS_PER_HEAD,
-    Lookup,
-    Unanswered,
-    View,
-    build_query,
-    read_answer,
-    read_rate,
-)
+from sweeper.github.batch import PULLS_PER_HEAD, build_query, read_answer, read_rate
+from sweeper.lookups import Lookup, Unanswered, View
 from tests.contract.graphql import check_graphql
 from tests.standins.graphql import price
 

@@ -1,0 +1,51 @@
+"""The GitHub adapter: the only package that speaks HTTP to GitHub.
+
+Its modules, each named for its act, from the bottom up: `transport` (one HTTP exchange,
+its retries, the typed errors), `limits` (the rate-limit buckets, the reserve, pacing and
+waits), `auth` (a token, or a GitHub App's JWT, installations and tokens), `calls` (one
+call, whole: credentials, limits, exchange, recovery), `batch` (many branches in one
+GraphQL query, and the halving), `rest` (the endpoints the acts use) and `client`
+(`GitHub`, all of them as the pipeline holds them). Nothing imports upward (import-linter).
+"""
+
+from sweeper.github.auth import REQUIRED_PERMISSIONS
+from sweeper.github.client import GitHub
+from sweeper.github.rest import parse_pull
+from sweeper.github.transport import (
+    AppNotInstalled,
+    GitHubError,
+    GraphQLUnavailable,
+    NotFound,
+    PermissionDenied,
+    QueryTooBig,
+    RateLimited,
+    Rejection,
+    ReserveReached,
+    Transient,
+    Unauthorized,
+    ValidationFailed,
+    classify_422,
+    graphql_error,
+    graphql_url,
+)
+
+__all__ = [
+    "REQUIRED_PERMISSIONS",
+    "AppNotInstalled",
+    "GitHub",
+    "GitHubError",
+    "GraphQLUnavailable",
+    "NotFound",
+    "PermissionDenied",
+    "QueryTooBig",
+    "RateLimited",
+    "Rejection",
+    "ReserveReached",
+    "Transient",
+    "Unauthorized",
+    "ValidationFailed",
+    "classify_422",
+    "graphql_error",
+    "graphql_url",
+    "parse_pull",
+]
