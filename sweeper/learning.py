@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sweeper.budget import Budget
+from sweeper.budget import Bucket, Budget
 from sweeper.core import Candidate
 from sweeper.github import (
     AppNotInstalled,
@@ -64,7 +64,7 @@ class Learner:
 
     def _read(self, batch: Sequence[Lookup]) -> dict[Lookup, Known]:
         known: dict[Lookup, Known] = {}
-        asking: dict[str, list[Lookup]] = {}
+        asking: dict[Bucket, list[Lookup]] = {}
         for lookup in batch:  # a bucket that said stop defers only its own branches
             bucket = self.github.bucket_key("core" if self.by_rest else "graphql", lookup.repo)
             deferral = self.budget.deferral(bucket)

@@ -149,7 +149,7 @@ def run_facts(
         workloads=dict(summary.workloads),
         record_failures=summary.record_failures,
         github_requests=dict(github.calls),
-        github_rate=github.rate_report(),
+        github_rate=github.rate_buckets(),
         kube_requests=dict(kube.calls) if kube is not None else {},
     )
 
@@ -195,7 +195,7 @@ def finish(
         record_failures=summary.record_failures,
         lock_held_by=summary.lock_held_by,
         github_calls=dict(sorted(github.calls.items())),
-        github_rate=facts.github_rate,
+        github_rate=github.rate_report(),
         kube_calls=dict(sorted(facts.kube_requests.items())),
         dry_run=settings.dry_run,
         result=facts.result,

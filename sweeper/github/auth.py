@@ -56,8 +56,8 @@ class Minted:
 
 # (method, url) -> the JSON of an answer to a call signed with the App's JWT.
 AppCall = Callable[[str, str], Any]
-# (Authorization header, scope) of a token just minted: its quota is worth reading.
-OnMinted = Callable[[str, str], None]
+# (Authorization header, installation) of a token just minted: its quota is worth reading.
+OnMinted = Callable[[str, str | None], None]
 
 
 class Auth:
@@ -81,23 +81,25 @@ class Auth:
         self._minted: dict[int, Minted] = {}
         self._denied: dict[int, str] = {}
         self.app_call: AppCall = _unset
-        self.on_minted: OnMinted = lambda header, scope: None
+        self.on_minted: OnMinted = lambda header, installation: None
 
-    def scope(self, repo: str | None) -> str:
-        """The bucket scope of a call for `repo`: per owner as an App, "" for a token."""
+    def installation_of(self, repo: str | None) -> str | None:
+        """Whose quota a call for `repo` draws on: as an App, the owner's installation
+        (named by the owner); None for a token, whose buckets are its own."""
         if self.app is None or repo is None:
-            return ""
-        return "@" + owner_of(repo)
+            return None
+        return owner_of(repo)
 
-    def header(self, repo: str | None, as_app: bool) -> tuple[str | None, str]:
-        """The Authorization header and the bucket scope of one call."""
+    def header(self, repo: str | None, as_app: bool) -> tuple[str, str | None]:
+        """The Authorization header of one call, and the installation it draws on."""
         if self.app is None:
-            return f"Bearer {self._token_value}", ""
+            return f"Bearer {self._token_value}", None
         if as_app:
-            return f"Bearer {self.jwt()}", ""
+            return f"Bearer {self.jwt()}", None
         if repo is None:
             raise GitHubError("as a GitHub App, every call needs a repository")
-        return f"Bearer {self.token(self.installation(repo), repo)}", self.scope(repo)
+        token = self.token(self.installation(repo), repo)
+        return f"Bearer {token}", self.installation_of(repo)
 
     def retry_refused(
         self, response: requests.Response, repo: str | None, as_app: bool, tried: set[str]
@@ -202,7 +204,8 @@ class Auth:
             raise PermissionDenied(self._denied[installation], 403)
         expires_at = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
         self._minted[installation] = Minted(token, expires_at, self.now())
-        self.on_minted(f"Bearer {token}", self.scope(repo))  # its quota, before its first call
+        # Its quota, before its first call.
+        self.on_minted(f"Bearer {token}", self.installation_of(repo))
         return token
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from sweeper.budget import CORE, GRAPHQL, Bucket
 from sweeper.github.auth import Auth
 from sweeper.github.limits import Limits
 from sweeper.github.transport import (
@@ -85,15 +86,24 @@ class Caller:
         """
         tried: set[str] = set()
         for _ in range(3):
-            header, scope = self.auth.header(repo, as_app)
-            response = self.exchange(method, url, params, json, kind, cost, reserve, header, scope)
+            header, installation = self.auth.header(repo, as_app)
+            # The App's own calls (its JWT) draw on no bucket of a token or installation.
+            bucket = None if as_app else self.bucket_of(url, installation)
+            response = self.exchange(method, url, params, json, kind, cost, reserve, header, bucket)
             if response.status_code != 401:
                 break
             if not self.auth.retry_refused(response, repo, as_app, tried):
                 break
         if response.status_code < 300:
             return response
-        raise error_for(method, url, response, scope)
+        raise error_for(method, url, response, installation)
+
+    def bucket_of(self, url: str, installation: str | None) -> Bucket:
+        return Bucket(GRAPHQL if url == self._graphql else CORE, installation)
+
+    def bucket_for(self, kind: str, repo: str) -> Bucket:
+        """The bucket of `kind` a call for `repo` draws on: per owner as a GitHub App."""
+        return Bucket(kind, self.auth.installation_of(repo))
 
     def exchange(
         self,
@@ -104,25 +114,29 @@ class Caller:
         kind: str,
         cost: int,
         reserve: bool,
-        header: str | None,
-        scope: str,
+        header: str,
+        bucket: Bucket | None,
     ) -> requests.Response:
-        """One call, waited and repeated once on a rate limit; any status is returned."""
+        """One call, waited and repeated once on a rate limit; any status is returned.
+
+        `bucket`: the one the call draws on (None: none the run tracks, the App's own)."""
         writing = kind == "write"
-        bucket = ("graphql" if url == self._graphql else "core") + scope
         for attempt in range(2):
-            self.limits.before(bucket, scope, cost, reserve, writing)
+            if bucket is not None:
+                self.limits.before(bucket, cost, reserve, writing)
+                # A query's points are counted from its answer's own `rateLimit`.
+                self.limits.used[bucket] += cost if bucket.kind == CORE or writing else 0
             self.calls[kind] += 1
-            self.limits.used[bucket] += cost if bucket.startswith("core") or writing else 0
             response = self.transport.send(
                 method, url, params, json, header, query=kind == "graphql"
             )
-            self.limits.note_headers(response.headers, scope)
+            if bucket is not None:
+                self.limits.note_headers(response.headers, bucket.installation)
             if response.status_code < 300:
                 return response
             body = json_of(response, strict=False)
             if attempt or not self.limits.waited_out(
-                response.status_code, response.headers, body, bucket
+                response.status_code, response.headers, body, bucket or Bucket(CORE)
             ):
                 break
         return response
@@ -178,9 +192,10 @@ class Caller:
     def _app_call(self, method: str, url: str) -> Any:
         return json_of(self.request(method, url, kind="auth", cost=0, as_app=True))
 
-    def _seed_installation(self, header: str, scope: str) -> None:
+    def _seed_installation(self, header: str, installation: str | None) -> None:
         """The installation's own quota, before its first call (this costs none)."""
         url = self.api_url + "/rate_limit"
-        response = self.exchange("GET", url, None, None, "read", 0, False, header, scope)
+        bucket = Bucket(CORE, installation)
+        response = self.exchange("GET", url, None, None, "read", 0, False, header, bucket)
         if response.status_code < 300:
-            self.limits.seed(json_of(response, strict=False), scope)
+            self.limits.seed(json_of(response, strict=False), installation)

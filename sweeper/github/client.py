@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from sweeper.budget import GRAPHQL, Bucket
 from sweeper.github.auth import Auth
 from sweeper.github.batch import Answer, build_query, in_batches, read_answer
 from sweeper.github.calls import Caller
@@ -55,7 +56,7 @@ class GitHub(Rest):
         caller = Caller(self.api_url, self._transport, self._limits, self._auth, t, sleep)
         super().__init__(caller)
         self.calls: Counter[str] = caller.calls
-        self.used: Counter[str] = self._limits.used  # what this run spent, per bucket
+        self.used: Counter[Bucket] = self._limits.used  # what this run spent, per bucket
 
     def close(self) -> None:
         self._transport.close()
@@ -76,15 +77,20 @@ class GitHub(Rest):
                 ) from None
             return
         response = self._call.request("GET", self.api_url + "/rate_limit", cost=0)
-        self._limits.seed(json_of(response, strict=False), "")
+        self._limits.seed(json_of(response, strict=False), None)
 
-    def rate_report(self) -> dict[str, dict[str, Any]]:
-        """Per bucket: what this run used and what is left, for the closing line."""
+    def rate_buckets(self) -> dict[Bucket, dict[str, Any]]:
+        """Per bucket: what this run used and what is left (`used`, `remaining`, `limit`,
+        `resets_at`)."""
         return self._limits.report()
 
-    def bucket_key(self, bucket: str, repo: str) -> str:
-        """The rate-limit bucket a call for `repo` draws on: per owner as an App."""
-        return bucket + self._auth.scope(repo)
+    def rate_report(self) -> dict[str, dict[str, Any]]:
+        """The same, keyed as the closing line spells the buckets (`core`, `core@acme`)."""
+        return {str(bucket): rate for bucket, rate in self.rate_buckets().items()}
+
+    def bucket_key(self, kind: str, repo: str) -> Bucket:
+        """The rate-limit bucket of `kind` a call for `repo` draws on: per owner as an App."""
+        return self._call.bucket_for(kind, repo)
 
     # ------------------------------------------------------------ batched reads
 
@@ -94,9 +100,9 @@ class GitHub(Rest):
         As a GitHub App, one installation per query. Raises RateLimited (stop all GitHub
         work) and GraphQLUnavailable (read by REST instead); see `batch.in_batches`.
         """
-        by_owner: dict[str, list[Lookup]] = {}
+        by_owner: dict[str | None, list[Lookup]] = {}
         for lookup in dict.fromkeys(lookups):
-            by_owner.setdefault(self._auth.scope(lookup.repo), []).append(lookup)
+            by_owner.setdefault(self._auth.installation_of(lookup.repo), []).append(lookup)
         results = in_batches(list(by_owner.values()), self._ask)
         return {lookup: self._complete(lookup, view) for lookup, view in results.items()}
 
@@ -105,13 +111,14 @@ class GitHub(Rest):
         payload = {"query": query, "variables": variables}
         cost = max(1, round(len(batch) / 100))
         answer = read_answer(self._call.query(payload, cost, batch[0].repo), batch)
-        points = self._limits.note_rate("graphql", answer.rate)
+        # The bucket of the installation that answered: its own quota, not a token's.
+        bucket = self.bucket_key(GRAPHQL, batch[0].repo)
+        points = self._limits.note_rate(bucket, answer.rate)
         if points:
             self.calls["graphql_points"] += points
         if answer.unavailable:
             raise GraphQLUnavailable(answer.unavailable, 200)
         if answer.rate_limited:
-            bucket = self.bucket_key("graphql", batch[0].repo)
             self._limits.quota(bucket).remaining = 0
             raise RateLimited(answer.rate_limited, 200, secondary=False, bucket=bucket)
         return answer

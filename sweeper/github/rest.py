@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from sweeper.budget import GRAPHQL
 from sweeper.core import Pull
 from sweeper.github.calls import Caller
 from sweeper.github.transport import GitHubError, NotFound, graphql_error, json_of
@@ -158,9 +159,8 @@ class Rest:
             "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id})"
             " { pullRequest { isDraft } } }"
         )
-        error = graphql_error(
-            self._call.mutate({"query": query, "variables": {"id": node_id}}, repo)
-        )
+        answer = self._call.mutate({"query": query, "variables": {"id": node_id}}, repo)
+        error = graphql_error(answer, self._call.bucket_for(GRAPHQL, repo))
         if error is not None:
             raise error
 

@@ -18,7 +18,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from sweeper import __version__
-from sweeper.budget import ALL, scope_of
+from sweeper.budget import CORE, Bucket
 from sweeper.outcomes import Reason
 from sweeper.settings import Tunables
 
@@ -56,14 +56,12 @@ class Transient(GitHubError):
 class RateLimited(GitHubError):
     reason = Reason.RATE_LIMITED
 
-    def __init__(
-        self, message: str, status: int | None, secondary: bool, bucket: str = ALL
-    ) -> None:
+    def __init__(self, message: str, status: int | None, secondary: bool, bucket: Bucket) -> None:
         super().__init__(message, status)
         self.secondary = secondary
         # What stops: a primary limit one bucket, a secondary limit the whole token (as a
         # GitHub App: the whole installation, "all@OWNER").
-        self.bucket = ALL + scope_of(bucket) if secondary else bucket
+        self.bucket = bucket.whole if secondary else bucket
 
 
 class ReserveReached(RateLimited):
@@ -71,7 +69,7 @@ class ReserveReached(RateLimited):
 
     reason = Reason.RATE_RESERVE
 
-    def __init__(self, message: str, bucket: str) -> None:
+    def __init__(self, message: str, bucket: Bucket) -> None:
         super().__init__(message, None, secondary=False, bucket=bucket)
 
 
@@ -148,8 +146,10 @@ def graphql_url(api_url: str) -> str:
     return root + "/graphql"
 
 
-def graphql_error(body: Any) -> GitHubError | None:
-    """GraphQL answers 200 even when it fails: the errors are in the body."""
+def graphql_error(body: Any, bucket: Bucket) -> GitHubError | None:
+    """GraphQL answers 200 even when it fails: the errors are in the body.
+
+    `bucket`: the `graphql` bucket the call drew on, the one a RATE_LIMITED stops."""
     if not isinstance(body, Mapping):
         return GitHubError("GraphQL answered no JSON object")
     errors = body.get("errors")
@@ -159,7 +159,7 @@ def graphql_error(body: Any) -> GitHubError | None:
     message = f"GraphQL: {str(first.get('message') or 'error')[:300]}"
     kind = first.get("type")
     if kind == "RATE_LIMITED":
-        return RateLimited(message, 200, secondary=False, bucket="graphql")
+        return RateLimited(message, 200, secondary=False, bucket=bucket)
     if "could not resolve to a node" in message.lower():
         return ValidationFailed(message, Rejection.UNRESOLVED_NODE)
     if kind == "FORBIDDEN":
@@ -189,8 +189,11 @@ def is_primary_limit(status: int, headers: Mapping[str, str]) -> bool:
     return status in (403, 429) and headers.get("x-ratelimit-remaining") == "0"
 
 
-def error_for(method: str, url: str, response: requests.Response, scope: str = "") -> GitHubError:
-    """The typed error for an answer that is not a success."""
+def error_for(
+    method: str, url: str, response: requests.Response, installation: str | None = None
+) -> GitHubError:
+    """The typed error for an answer that is not a success (`installation`: as an App, the
+    owner whose installation made the call)."""
     status, body = response.status_code, json_of(response, strict=False)
     where = f"{method} {path_of(url)}"
     message = f"{where}: {message_of(body, status)}"
@@ -198,7 +201,7 @@ def error_for(method: str, url: str, response: requests.Response, scope: str = "
         return Unauthorized(message, status)
     primary = is_primary_limit(status, response.headers)
     if primary or is_secondary_limit(status, response.headers, body):
-        bucket = (response.headers.get("x-ratelimit-resource") or "core") + scope
+        bucket = Bucket(response.headers.get("x-ratelimit-resource") or CORE, installation)
         return RateLimited(message, status, secondary=not primary, bucket=bucket)
     if status == 403:
         return PermissionDenied(message, status)

@@ -14,6 +14,7 @@ import pytest
 import requests
 import responses
 
+from sweeper.budget import Bucket
 from sweeper.github import GitHub, GraphQLUnavailable, RateLimited
 from sweeper.lookups import Lookup, Unanswered, View
 from sweeper.settings import Tunables
@@ -329,7 +330,7 @@ def test_the_token_check_tells_every_bucket_and_the_reserve_holds_before_any_cal
     github.check_token()
     with pytest.raises(ReserveReached) as caught:
         github.default_branch("acme/widgets")
-    assert caught.value.bucket == "core" and caught.value.reason == "rate-reserve"
+    assert caught.value.bucket == Bucket("core") and caught.value.reason == "rate-reserve"
     assert "1000 of 5000 left, reserve 1000" in str(caught.value)
     assert len(github_mock.calls) == 1
     assert github.rate_report()["core"]["remaining"] == 1000
@@ -359,7 +360,7 @@ def test_rest_calls_stop_at_the_reserve_as_the_headers_count_down(
     github.default_branch("acme/r1000")  # allowed: 1001 - 1 is not below 1000
     with pytest.raises(ReserveReached):
         github.default_branch("acme/other")
-    assert github.used["core"] == 3
+    assert github.used[Bucket("core")] == 3
 
 
 def test_a_bucket_past_its_reset_counts_as_refilled(github_mock: responses.RequestsMock) -> None:
@@ -390,7 +391,7 @@ def test_the_graphql_reserve_uses_the_answers_own_rate_limit(
     github.lookup(lookups(3))
     with pytest.raises(ReserveReached) as caught:
         github.lookup(lookups(3))
-    assert caught.value.bucket == "graphql"
+    assert caught.value.bucket == Bucket("graphql")
     assert github.rate_report()["graphql"] == {
         "used": 1,
         "remaining": 1000,
