@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sweeper.core import Pull
+from sweeper.outcomes import Reason
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,7 @@ class View:
 
 @dataclass(frozen=True)
 class Unanswered:
-    """GitHub gave no usable answer for this branch; `forbidden`: the token may not read it."""
+    """GitHub gave no usable answer for this branch: it fails with `reason`."""
 
     message: str
-    forbidden: bool = False
-    not_installed: bool = False  # as a GitHub App: not installed on the owner
+    reason: Reason = Reason.GITHUB_ERROR

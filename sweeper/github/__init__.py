@@ -10,23 +10,19 @@ GraphQL query, and the halving), `rest` (the endpoints the acts use) and `client
 
 from sweeper.github.auth import REQUIRED_PERMISSIONS
 from sweeper.github.client import GitHub
-from sweeper.github.rest import parse_pull
 from sweeper.github.transport import (
     AppNotInstalled,
     GitHubError,
     GraphQLUnavailable,
     NotFound,
     PermissionDenied,
-    QueryTooBig,
     RateLimited,
     Rejection,
+    RepoUnreachable,
     ReserveReached,
     Transient,
     Unauthorized,
     ValidationFailed,
-    classify_422,
-    graphql_error,
-    graphql_url,
 )
 
 __all__ = [
@@ -37,15 +33,11 @@ __all__ = [
     "GraphQLUnavailable",
     "NotFound",
     "PermissionDenied",
-    "QueryTooBig",
     "RateLimited",
     "Rejection",
+    "RepoUnreachable",
     "ReserveReached",
     "Transient",
     "Unauthorized",
     "ValidationFailed",
-    "classify_422",
-    "graphql_error",
-    "graphql_url",
-    "parse_pull",
 ]

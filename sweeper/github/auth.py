@@ -32,12 +32,13 @@ REQUIRED_PERMISSIONS = {"contents": "read", "pull_requests": "write", "metadata"
 _LEVEL = {"read": 1, "write": 2, "admin": 3}
 
 
-def missing_permissions(granted: Mapping[str, Any]) -> str:
-    """The first required permission the installation lacks, as `name: level` (or "")."""
-    for name, level in REQUIRED_PERMISSIONS.items():
-        if _LEVEL.get(str(granted.get(name)), 0) < _LEVEL[level]:
-            return f"{name}: {level}"
-    return ""
+def lacking(granted: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every required permission an installation's `granted` ones miss, as `name: level`."""
+    return tuple(
+        f"{name}: {level}"
+        for name, level in REQUIRED_PERMISSIONS.items()
+        if _LEVEL.get(str(granted.get(name)), 0) < _LEVEL[level]
+    )
 
 
 def owner_of(repo: str) -> str:
@@ -195,11 +196,11 @@ class Auth:
         if not isinstance(token, str) or not token or not isinstance(expires, str):
             raise GitHubError(f"GitHub minted no token for installation {installation}")
         self._secrets.append(token)
-        missing = missing_permissions(as_mapping(body.get("permissions")))
+        missing = lacking(as_mapping(body.get("permissions")))
         if missing:
             owner = repo.split("/", 1)[0]
             self._denied[installation] = (
-                f"the GitHub App's installation on {owner} lacks the permission {missing}"
+                f"the GitHub App's installation on {owner} lacks the permission {missing[0]}"
             )
             raise PermissionDenied(self._denied[installation], 403)
         expires_at = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()

@@ -23,24 +23,21 @@ from typing import Any
 
 from sweeper.core import Pull
 from sweeper.github.limits import Rate
-from sweeper.github.transport import (
-    AppNotInstalled,
-    GitHubError,
-    GraphQLUnavailable,
-    PermissionDenied,
-    QueryTooBig,
-    RateLimited,
-)
+from sweeper.github.transport import GitHubError, GraphQLUnavailable, QueryTooBig, RateLimited
 from sweeper.lookups import Lookup, Unanswered, View
 from sweeper.model import as_mapping
+from sweeper.outcomes import Reason
 
 # PRs per head name in one answer; more (forks sharing a branch name) are read by REST.
 PULLS_PER_HEAD = 10
 PULL_FIELDS = "id number url state merged isDraft headRefOid body headRepositoryOwner { login }"
-RATE_FIELDS = "cost remaining limit resetAt used"
+RATE_FIELDS = "cost remaining limit resetAt"
 RATE_LIMIT_TYPES = frozenset({"RATE_LIMITED", "RATE_LIMIT"})
 # The query asked for too much at once: the same lookups in smaller batches may pass.
 RESOURCE_TYPES = frozenset({"RESOURCE_LIMITS_EXCEEDED", "MAX_NODE_LIMIT_EXCEEDED"})
+# GitHub's typeless error for a query it gave up on ("This may be the result of a timeout,
+# or it could be a GitHub bug"): like a 502, smaller batches may pass.
+GAVE_UP = "something went wrong while executing your query"
 _ALIAS = re.compile(r"^(?P<side>[ph])(?P<index>[0-9]+)$")
 
 
@@ -50,6 +47,7 @@ class Answer:
 
     views: Mapping[int, View | Unanswered]
     retry: tuple[int, ...] = ()  # hit by a resource limit: ask again in smaller batches
+    gave_up: str | None = None  # why GitHub gave up on the whole query, if it did
     rate_limited: str | None = None
     unavailable: str | None = None  # GraphQL refused to this token as a whole
     rate: Rate | None = None
@@ -122,8 +120,9 @@ def read_answer(body: Any, lookups: Sequence[Lookup]) -> Answer:
             return Answer({}, unavailable=message, rate=rate)
     if any(e.get("type") in RATE_LIMIT_TYPES for e in by_alias.values()):
         return Answer({}, rate_limited=_text(next(iter(by_alias.values()))), rate=rate)
-    resource_wide = any(e.get("type") in RESOURCE_TYPES for e in whole)
-    other_wide = next((e for e in whole if e.get("type") not in RESOURCE_TYPES), None)
+    gave_up = next((e for e in whole if _gave_up(e)), None)
+    resource_wide = gave_up is not None or any(_is_resource(e) for e in whole)
+    other_wide = next((e for e in whole if not _is_resource(e) and not _gave_up(e)), None)
     views: dict[int, View | Unanswered] = {}
     retry: list[int] = []
     for i, lookup in enumerate(lookups):
@@ -140,7 +139,8 @@ def read_answer(body: Any, lookups: Sequence[Lookup]) -> Answer:
                 views[i] = Unanswered(reason)
             continue
         views[i] = _view(lookup, base, fork, pulls_err, head_err)
-    return Answer(views, tuple(retry), rate=rate)
+    why = _text(gave_up) if gave_up is not None and retry else None
+    return Answer(views, tuple(retry), gave_up=why, rate=rate)
 
 
 def _view(
@@ -151,11 +151,9 @@ def _view(
     head_err: Mapping[str, Any] | None,
 ) -> View | Unanswered:
     if pulls_err is not None:
-        if pulls_err.get("type") == "NOT_FOUND":
-            return Unanswered(f"{lookup.repo}: repository not found or not visible to the token")
-        return Unanswered(_text(pulls_err), forbidden=pulls_err.get("type") == "FORBIDDEN")
-    if head_err is not None and head_err.get("type") != "NOT_FOUND":
-        return Unanswered(_text(head_err), forbidden=head_err.get("type") == "FORBIDDEN")
+        return _failed(lookup.repo, pulls_err)
+    if head_err is not None:  # a missing branch is a null ref, never an error
+        return _failed(lookup.head_repo, head_err)
     if not isinstance(base, Mapping):
         return Unanswered("GraphQL answered no repository")
     connection = as_mapping(base.get("pullRequests"))
@@ -210,14 +208,24 @@ def read_rate(raw: Any) -> Rate | None:
         reset_at = datetime.fromisoformat(reset.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-    used, cost = rate.get("used"), rate.get("cost")
-    return Rate(
-        remaining,
-        limit,
-        reset_at,
-        used if isinstance(used, int) else None,
-        cost if isinstance(cost, int) else None,
-    )
+    cost = rate.get("cost")
+    return Rate(remaining, limit, reset_at, cost if isinstance(cost, int) else None)
+
+
+def _failed(repo: str, err: Mapping[str, Any]) -> Unanswered:
+    """An alias that came back with an error: its repository unreachable, or GitHub's word."""
+    kind, path = err.get("type"), err.get("path")
+    if kind == "NOT_FOUND" and isinstance(path, list) and len(path) == 1:
+        return Unanswered(
+            f"{repo}: repository not found or not visible to the token",
+            Reason.REPO_UNREACHABLE,
+        )
+    reason = Reason.PERMISSION_DENIED if kind == "FORBIDDEN" else Reason.GITHUB_ERROR
+    return Unanswered(_text(err), reason)
+
+
+def _gave_up(err: Mapping[str, Any]) -> bool:
+    return err.get("type") is None and str(err.get("message") or "").lower().startswith(GAVE_UP)
 
 
 def _everyone(lookups: Sequence[Lookup], failure: Unanswered) -> Answer:
@@ -245,8 +253,9 @@ Results = dict[Lookup, View | Unanswered]
 def in_batches(groups: Sequence[list[Lookup]], ask: Callable[[list[Lookup]], Answer]) -> Results:
     """Every lookup answered, asking `ask` one batch at a time.
 
-    A query GitHub gives up on (502/504, a timeout, a resource limit) is split in halves
-    and asked again; a branch that fails even alone is Unanswered, and so is one whose
+    A query GitHub gives up on (502/504, a timeout, a resource limit, its typeless
+    "Something went wrong") is split in halves and asked again; a branch that fails even
+    alone is Unanswered, and so is one whose
     alias came back with an error. RateLimited and GraphQLUnavailable concern every batch
     and are raised.
     """
@@ -264,17 +273,14 @@ def in_batches(groups: Sequence[list[Lookup]], ask: Callable[[list[Lookup]], Ans
             continue
         except (RateLimited, GraphQLUnavailable):
             raise
-        except AppNotInstalled as err:
-            results.update(dict.fromkeys(batch, Unanswered(str(err), not_installed=True)))
-            continue
-        except GitHubError as err:
-            forbidden = isinstance(err, PermissionDenied)
-            results.update(dict.fromkeys(batch, Unanswered(str(err), forbidden=forbidden)))
+        except GitHubError as err:  # refused, not installed...: every branch of the batch
+            results.update(dict.fromkeys(batch, Unanswered(str(err), err.reason)))
             continue
         results.update((batch[i], view) for i, view in answer.views.items())
         again = [batch[i] for i in answer.retry]
         if len(again) == 1 and len(batch) == 1:
-            results[again[0]] = Unanswered("GraphQL resource limits exceeded, even alone")
+            why = answer.gave_up or "GraphQL resource limits exceeded"
+            results[again[0]] = Unanswered(f"{why}, even alone")
         elif again:
             todo[:0] = _halves(again) if len(again) == len(batch) else [again]
     return results

@@ -39,6 +39,16 @@ if TYPE_CHECKING:  # only `transport` sends: the others just read its answers
 _REPO_PATH = re.compile(r"^/repos/([^/]+)/([^/]+)")
 
 
+def _refused(as_app: bool, installation: str | None) -> str:
+    if as_app:
+        whose = "the GitHub App's JWT (is the key revoked?)"
+    elif installation is not None:
+        whose = f"the installation token for {installation}, minted again (revoked?)"
+    else:
+        whose = "the token (expired or revoked)"
+    return f"GitHub refused {whose}; this run asks GitHub nothing more with it"
+
+
 def repo_of(path: str) -> str | None:
     """OWNER/NAME of a /repos/... path: as a GitHub App, it picks the installation."""
     match = _REPO_PATH.match(path)
@@ -61,6 +71,9 @@ class Caller:
         self._origin = urlsplit(api_url)[:2]
         self._graphql = graphql_url(api_url)
         self.calls: Counter[str] = Counter()
+        # Credentials GitHub refused for good (a token, an installation's, the App's JWT):
+        # no more calls with them this run, each failing with the first refusal's words.
+        self._refused: dict[tuple[bool, str | None], str] = {}
         auth.app_call = self._app_call
         auth.on_minted = self._seed_installation
 
@@ -82,8 +95,12 @@ class Caller:
         As a GitHub App, `repo` picks the installation (and its token and quota); `as_app`
         signs the call with the App's JWT instead. A 401 is recovered once where GitHub
         says how: a clock corrected from its Date header, a brand-new token given a
-        moment, an expired one minted again.
+        moment, an expired one minted again. A 401 that stays is Unauthorized, and the
+        credential is asked nothing more.
         """
+        principal = (as_app, None if as_app else self.auth.installation_of(repo))
+        if principal in self._refused:
+            raise Unauthorized(self._refused[principal], 401)
         tried: set[str] = set()
         for _ in range(3):
             header, installation = self.auth.header(repo, as_app)
@@ -96,7 +113,11 @@ class Caller:
                 break
         if response.status_code < 300:
             return response
-        raise error_for(method, url, response, installation)
+        error = error_for(method, url, response, installation)
+        if isinstance(error, Unauthorized):
+            self._refused[principal] = f"{error}: {_refused(*principal)}"
+            raise Unauthorized(self._refused[principal], 401)
+        raise error
 
     def bucket_of(self, url: str, installation: str | None) -> Bucket:
         return Bucket(GRAPHQL if url == self._graphql else CORE, installation)
@@ -173,7 +194,7 @@ class Caller:
                     "POST", self._graphql, json=payload, kind="graphql", cost=cost, repo=repo
                 )
                 return json_of(response)
-            except (Unauthorized, PermissionDenied, NotFound) as err:
+            except (PermissionDenied, NotFound) as err:  # a 401 is no refusal of GraphQL
                 raise GraphQLUnavailable(str(err), err.status) from None
             except Transient as err:
                 if err.status in (502, 504):

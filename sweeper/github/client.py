@@ -22,7 +22,6 @@ from sweeper.github.rest import Rest
 from sweeper.github.transport import (
     GitHubError,
     GraphQLUnavailable,
-    PermissionDenied,
     RateLimited,
     Transport,
     Unauthorized,
@@ -120,7 +119,7 @@ class GitHub(Rest):
             raise GraphQLUnavailable(answer.unavailable, 200)
         if answer.rate_limited:
             self._limits.quota(bucket).remaining = 0
-            raise RateLimited(answer.rate_limited, 200, secondary=False, bucket=bucket)
+            raise RateLimited(answer.rate_limited, 200, bucket)
         return answer
 
     def _complete(self, lookup: Lookup, view: View | Unanswered) -> View | Unanswered:
@@ -132,5 +131,5 @@ class GitHub(Rest):
         except RateLimited:
             raise
         except GitHubError as err:
-            return Unanswered(str(err), forbidden=isinstance(err, PermissionDenied))
+            return Unanswered(str(err), err.reason)
         return replace(view, pulls=tuple(pulls), pulls_complete=True)

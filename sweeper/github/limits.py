@@ -35,7 +35,6 @@ class Rate:
     remaining: int
     limit: int
     reset_at: float  # epoch seconds
-    used: int | None = None
     cost: int | None = None
 
 
@@ -155,12 +154,7 @@ class Limits:
             return
         wait = self.until_reset(bucket)
         if wait is None or wait > self.tunables.max_rate_wait_s:
-            raise RateLimited(
-                f"primary rate limit ({bucket}) exhausted until reset",
-                None,
-                secondary=False,
-                bucket=bucket,
-            )
+            raise RateLimited(f"primary rate limit ({bucket}) exhausted until reset", None, bucket)
         self.sleep(wait)
         state.remaining = None
 

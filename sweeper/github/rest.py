@@ -16,7 +16,14 @@ from urllib.parse import quote
 from sweeper.budget import GRAPHQL
 from sweeper.core import Pull
 from sweeper.github.calls import Caller
-from sweeper.github.transport import GitHubError, NotFound, graphql_error, json_of
+from sweeper.github.transport import (
+    Conflict,
+    GitHubError,
+    NotFound,
+    RepoUnreachable,
+    graphql_error,
+    json_of,
+)
 from sweeper.lookups import Lookup, View
 from sweeper.model import as_mapping
 
@@ -67,14 +74,19 @@ class Rest:
         return self._default_branches[repo]
 
     def branch_head(self, repo: str, branch: str) -> str | None:
-        """The branch's head SHA, from one listing per repository and branch prefix."""
+        """The branch's head SHA (None: no such branch), from one listing per repository
+        and branch prefix. Raises RepoUnreachable when the repository itself is not there
+        for the token: that is no missing branch."""
         prefix = branch.split("/", 1)[0] + "/" if "/" in branch else None
         if prefix is None:
             try:
                 body = self._call.send(
                     "GET", f"/repos/{repo}/git/ref/{quote('heads/' + branch, safe='')}"
                 )
-            except NotFound:
+            except Conflict:
+                return None  # an empty repository: no branch at all
+            except NotFound:  # no such ref, or no such repository: GitHub says 404 to both
+                self._must_exist(repo)
                 return None
             return _ref_sha(body)
         key = (repo, prefix)
@@ -91,15 +103,26 @@ class Rest:
                 sha = _ref_sha(item)
                 if isinstance(ref, str) and ref.startswith("refs/heads/") and sha:
                     heads[ref.removeprefix("refs/heads/")] = sha
-        except NotFound:
-            pass  # an empty repository, or no such head repository: no branches
+        except Conflict:
+            pass  # an empty repository: no branches
+        except NotFound:  # a listing of a repository that is there is never 404
+            raise RepoUnreachable(repo) from None
         return heads
+
+    def _must_exist(self, repo: str) -> None:
+        try:
+            self.default_branch(repo)
+        except NotFound:
+            raise RepoUnreachable(repo) from None
 
     def pulls_for_head(self, repo: str, head: str) -> list[Pull]:
         """Every PR of `repo` whose head is `owner:branch` (the owner prefix is required)."""
         params = {"state": "all", "head": head, "per_page": PER_PAGE}
-        pulls = (parse_pull(item) for item in self._call.pages(f"/repos/{repo}/pulls", params))
-        return [p for p in pulls if p is not None]
+        try:
+            items = list(self._call.pages(f"/repos/{repo}/pulls", params))
+        except NotFound:  # a listing: only the repository can be missing
+            raise RepoUnreachable(repo) from None
+        return [p for p in map(parse_pull, items) if p is not None]
 
     def commit_message(self, repo: str, ref: str) -> str | None:
         try:

@@ -30,7 +30,12 @@ USER_AGENT = f"foreman-pr-sweeper/{__version__}"
 
 
 class GitHubError(Exception):
-    """Any GitHub failure. Messages carry GitHub's text, never a request header."""
+    """Any GitHub failure. Messages carry GitHub's text, never a request header.
+
+    `reason`: what a branch the failure stops is `failed` with.
+    """
+
+    reason = Reason.GITHUB_ERROR
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -38,15 +43,30 @@ class GitHubError(Exception):
 
 
 class Unauthorized(GitHubError):
-    pass
+    """401: GitHub does not take the credential (bad, expired or revoked)."""
+
+    reason = Reason.BAD_CREDENTIALS
 
 
 class PermissionDenied(GitHubError):
-    pass
+    reason = Reason.PERMISSION_DENIED
 
 
 class NotFound(GitHubError):
     pass
+
+
+class RepoUnreachable(NotFound):
+    """The repository is gone, or the token may not see it: not a missing branch."""
+
+    reason = Reason.REPO_UNREACHABLE
+
+    def __init__(self, repo: str) -> None:
+        super().__init__(f"{repo}: repository not found or not visible to the token", 404)
+
+
+class Conflict(GitHubError):
+    """409: on git refs, an empty repository (one with no branch at all)."""
 
 
 class Transient(GitHubError):
@@ -54,14 +74,15 @@ class Transient(GitHubError):
 
 
 class RateLimited(GitHubError):
+    """GitHub said stop. `bucket`: what stops, one bucket for a primary limit, every
+    bucket of the token (as a GitHub App: of the installation, `all@OWNER`) for a
+    secondary one."""
+
     reason = Reason.RATE_LIMITED
 
-    def __init__(self, message: str, status: int | None, secondary: bool, bucket: Bucket) -> None:
+    def __init__(self, message: str, status: int | None, bucket: Bucket) -> None:
         super().__init__(message, status)
-        self.secondary = secondary
-        # What stops: a primary limit one bucket, a secondary limit the whole token (as a
-        # GitHub App: the whole installation, "all@OWNER").
-        self.bucket = bucket.whole if secondary else bucket
+        self.bucket = bucket
 
 
 class ReserveReached(RateLimited):
@@ -70,14 +91,13 @@ class ReserveReached(RateLimited):
     reason = Reason.RATE_RESERVE
 
     def __init__(self, message: str, bucket: Bucket) -> None:
-        super().__init__(message, None, secondary=False, bucket=bucket)
+        super().__init__(message, None, bucket)
 
 
 class Rejection(StrEnum):
     ALREADY_EXISTS = "already-exists"
     NO_COMMITS = "no-commits"
     INVALID_HEAD = "invalid-head"
-    INVALID_BASE = "invalid-base"
     DRAFTS_UNSUPPORTED = "drafts-unsupported"
     # Right after a create, GitHub's other services may not know the new PR yet.
     UNRESOLVED_NODE = "unresolved-node"
@@ -131,7 +151,7 @@ def classify_422(body: Any) -> tuple[Rejection, str]:
         if err.get("field") == "head" and err.get("code") == "invalid":
             return Rejection.INVALID_HEAD, "head is invalid"
         if err.get("field") == "base" and err.get("code") == "invalid":
-            return Rejection.INVALID_BASE, "base is invalid"
+            return Rejection.OTHER, "base is invalid"
     details = "; ".join(
         str(e.get("message") or e.get("code")) for e in errors if isinstance(e, Mapping)
     )
@@ -159,7 +179,7 @@ def graphql_error(body: Any, bucket: Bucket) -> GitHubError | None:
     message = f"GraphQL: {str(first.get('message') or 'error')[:300]}"
     kind = first.get("type")
     if kind == "RATE_LIMITED":
-        return RateLimited(message, 200, secondary=False, bucket=bucket)
+        return RateLimited(message, 200, bucket)
     if "could not resolve to a node" in message.lower():
         return ValidationFailed(message, Rejection.UNRESOLVED_NODE)
     if kind == "FORBIDDEN":
@@ -202,11 +222,13 @@ def error_for(
     primary = is_primary_limit(status, response.headers)
     if primary or is_secondary_limit(status, response.headers, body):
         bucket = Bucket(response.headers.get("x-ratelimit-resource") or CORE, installation)
-        return RateLimited(message, status, secondary=not primary, bucket=bucket)
+        return RateLimited(message, status, bucket if primary else bucket.whole)
     if status == 403:
         return PermissionDenied(message, status)
     if status == 404:
         return NotFound(message, status)
+    if status == 409:
+        return Conflict(message, status)
     if status == 422:
         kind, text = classify_422(body)
         return ValidationFailed(f"{where}: {text}", kind)

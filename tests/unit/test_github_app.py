@@ -12,6 +12,7 @@ import responses
 from sweeper.budget import Bucket
 from sweeper.github import AppNotInstalled, GitHub, PermissionDenied, RateLimited, Unauthorized
 from sweeper.lookups import Lookup
+from sweeper.outcomes import Reason
 from sweeper.settings import AppCredentials, Tunables
 from tests.fixtures.keys import private_pem, rsa_key
 from tests.standins.github import skeleton
@@ -208,6 +209,32 @@ def test_a_refused_token_is_minted_again_once(
     assert github.default_branch("acme/widgets") == "main"
     assert clock.slept == [2.0]
     assert github_mock.calls[-1].request.headers["Authorization"] == "Bearer ghs_two"
+
+
+def test_an_installation_token_refused_after_a_new_mint_is_bad_credentials(
+    clock: Clock, github_mock: responses.RequestsMock
+) -> None:
+    """Re-minting comes first; refused again, acme's calls stop, and say why."""
+    github, _ = app_client(clock)
+    mock_installation(github_mock, "ghs_one")
+    github_mock.post(
+        f"{API}/app/installations/77/access_tokens", json=minted("ghs_two", NOW + 3600), status=201
+    )
+    bad = {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
+    github_mock.get(f"{API}/repos/acme/widgets", status=401, json=bad)
+    with pytest.raises(Unauthorized, match="installation token for acme") as caught:
+        github.default_branch("acme/widgets")
+    assert caught.value.reason is Reason.BAD_CREDENTIALS
+    tried = [
+        c.request.headers["Authorization"]
+        for c in github_mock.calls
+        if c.request.url == f"{API}/repos/acme/widgets"
+    ]
+    assert tried == ["Bearer ghs_one", "Bearer ghs_one", "Bearer ghs_two"]  # wait, mint
+    sent = len(github_mock.calls)
+    with pytest.raises(Unauthorized, match="installation token for acme"):
+        github.commit_message("acme/widgets", "main")
+    assert len(github_mock.calls) == sent
 
 
 def test_an_owner_without_the_app_is_not_installed(
