@@ -18,6 +18,7 @@ from sweeper.github.auth import Auth
 from sweeper.github.batch import Answer, build_query, in_batches, read_answer
 from sweeper.github.calls import Caller
 from sweeper.github.limits import Limits
+from sweeper.github.probe import InstallationProbe, TokenProbe, probe_installation, probe_token
 from sweeper.github.rest import Rest
 from sweeper.github.transport import (
     GitHubError,
@@ -77,6 +78,15 @@ class GitHub(Rest):
             return
         response = self._call.request("GET", self.api_url + "/rate_limit", cost=0)
         self._limits.seed(json_of(response, strict=False), None)
+
+    def probe_token(self) -> TokenProbe:
+        """What `GET /rate_limit` says, and a classic token's scopes; writes nothing."""
+        return probe_token(self._call)
+
+    def probe_installation(self, repo: str) -> InstallationProbe:
+        """As a GitHub App: installed on the repository's owner, and granted what (read with
+        the JWT; no token is minted)."""
+        return probe_installation(self._call, repo)
 
     def rate_buckets(self) -> dict[Bucket, dict[str, Any]]:
         """Per bucket: what this run used and what is left (`used`, `remaining`, `limit`,
