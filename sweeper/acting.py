@@ -32,6 +32,7 @@ from sweeper.github import (
     RateLimited,
     Rejection,
     Transient,
+    Unauthorized,
     ValidationFailed,
 )
 from sweeper.learning import Deferred, Known, lookup_for
@@ -129,10 +130,7 @@ class Actor:
         if isinstance(view, Deferred):
             return _decision(c, Outcome.DEFERRED, view.reason, view.detail)
         if isinstance(view, Unanswered):
-            reason = Reason.PERMISSION_DENIED if view.forbidden else Reason.GITHUB_ERROR
-            if view.not_installed:
-                reason = Reason.APP_NOT_INSTALLED
-            return _decision(c, Outcome.FAILED, reason, view.message)
+            return _decision(c, Outcome.FAILED, view.reason, view.message)
         if view is None:  # pragma: no cover - every candidate is looked up
             return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, "not looked up")
         step = decide_remote(c, view.head_sha, view.pulls)
@@ -175,7 +173,7 @@ class Actor:
         except RateLimited as err:
             self.budget.stop(err.bucket, err.reason, str(err))
             return _decision(c, Outcome.DEFERRED, err.reason, str(err), sha=sha)
-        except (PermissionDenied, AppNotInstalled) as err:  # a refusal: nothing was created
+        except (PermissionDenied, AppNotInstalled, Unauthorized) as err:  # refused: none made
             return _decision(c, Outcome.FAILED, _failure(err), str(err), sha=sha)
         except (Transient, GitHubError) as err:
             return self._recheck(wl, c, step, err, sha)
@@ -255,7 +253,7 @@ class Actor:
         except PermissionDenied as err:
             return _decision(c, Outcome.FAILED, Reason.PERMISSION_DENIED, f"{step.detail}; {err}")
         except GitHubError as err:
-            return _decision(c, Outcome.FAILED, Reason.GITHUB_ERROR, f"{step.detail}; {err}")
+            return _decision(c, Outcome.FAILED, _failure(err), f"{step.detail}; {err}")
         outcome = Outcome.WOULD_UPDATE if self.s.dry_run else Outcome.UPDATED
         return _decision(c, outcome, Reason.NEW_REVIEW, step.detail, pull.url, pull.number)
 
@@ -368,12 +366,8 @@ def _ref(wl: Workload) -> dict[str, str]:
 
 
 def _failure(err: GitHubError) -> Reason:
-    """The reason a GitHub error fails a branch with."""
-    if isinstance(err, PermissionDenied):
-        return Reason.PERMISSION_DENIED
-    if isinstance(err, AppNotInstalled):
-        return Reason.APP_NOT_INSTALLED
-    return Reason.GITHUB_ERROR
+    """The reason a GitHub error fails a branch with (each error type names its own)."""
+    return err.reason
 
 
 def _attempt(call: Callable[[], None]) -> GitHubError | None:

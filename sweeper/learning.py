@@ -1,8 +1,10 @@
 """Learn: GitHub's view of every candidate branch, in batched reads.
 
 GraphQL answers a hundred branches per query from its own quota bucket; a token that
-GraphQL refuses is read by REST for the rest of the run, with a warning that says so.
-A rate limit stops GitHub work: what was not read yet is deferred, as for writes.
+GraphQL refuses (403/404 on the endpoint, FORBIDDEN) is read by REST for the rest of the
+run, with a warning that says so. A token GitHub refuses (401) is no such thing: its
+branches fail, each with the reason the adapter's error names. A rate limit stops GitHub
+work: what was not read yet is deferred, as for writes.
 """
 
 from __future__ import annotations
@@ -10,15 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sweeper.budget import Budget
+from sweeper.budget import Bucket, Budget
 from sweeper.core import Candidate
-from sweeper.github import (
-    AppNotInstalled,
-    GitHubError,
-    GraphQLUnavailable,
-    PermissionDenied,
-    RateLimited,
-)
+from sweeper.github import GitHubError, GraphQLUnavailable, RateLimited
 from sweeper.lookups import Lookup, Unanswered, View
 from sweeper.outcomes import Reason
 from sweeper.ports import GitHubPort
@@ -64,7 +60,7 @@ class Learner:
 
     def _read(self, batch: Sequence[Lookup]) -> dict[Lookup, Known]:
         known: dict[Lookup, Known] = {}
-        asking: dict[str, list[Lookup]] = {}
+        asking: dict[Bucket, list[Lookup]] = {}
         for lookup in batch:  # a bucket that said stop defers only its own branches
             bucket = self.github.bucket_key("core" if self.by_rest else "graphql", lookup.repo)
             deferral = self.budget.deferral(bucket)
@@ -101,9 +97,5 @@ class Learner:
         except RateLimited as err:
             self.budget.stop(err.bucket, err.reason, str(err))
             return Deferred(err.reason, str(err))
-        except PermissionDenied as err:
-            return Unanswered(str(err), forbidden=True)
-        except AppNotInstalled as err:
-            return Unanswered(str(err), not_installed=True)
-        except GitHubError as err:
-            return Unanswered(str(err))
+        except GitHubError as err:  # refused, unreachable, not installed...: it says which
+            return Unanswered(str(err), err.reason)

@@ -27,6 +27,7 @@ from prometheus_client.exposition import push_to_gateway, pushadd_to_gateway
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from sweeper.budget import Bucket
 from sweeper.report import Log
 
 JOB = "foreman-pr-sweeper"
@@ -47,7 +48,7 @@ class RunFacts:
     workloads: Mapping[str, int] = field(default_factory=dict)  # by triage state
     record_failures: int = 0
     github_requests: Mapping[str, int] = field(default_factory=dict)  # by kind
-    github_rate: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by bucket
+    github_rate: Mapping[Bucket, Mapping[str, Any]] = field(default_factory=dict)  # by bucket
     kube_requests: Mapping[str, int] = field(default_factory=dict)  # by verb
     # The backlog after the run: the oldest waiting Workload's age, and why they wait.
     oldest_pending_age_s: float = 0.0
@@ -70,12 +71,6 @@ class RunFacts:
 
 def _gauge(name: str, doc: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:
     return GaugeMetricFamily(PREFIX + name, doc, labels=list(labels))
-
-
-def _split_bucket(bucket: str) -> tuple[str, str]:
-    """`core@acme` is the `core` bucket of the installation on `acme`; a token's has none."""
-    name, _, installation = bucket.partition("@")
-    return name, installation
 
 
 def families(run: RunFacts) -> list[Metric]:
@@ -160,8 +155,9 @@ def families(run: RunFacts) -> list[Metric]:
         "github_quota_remaining", "GitHub quota left at the end of the last run.", labels
     )
     limit = _gauge("github_quota_limit", "GitHub quota per hour, per bucket.", labels)
-    for bucket, rate in sorted(run.github_rate.items()):
-        key = list(_split_bucket(bucket))
+    for bucket, rate in sorted(run.github_rate.items(), key=lambda item: str(item[0])):
+        # An App's buckets are per installation, named by the owner it serves.
+        key = [bucket.kind, bucket.installation or ""]
         used.add_metric(key, rate.get("used") or 0)
         for family, value in ((remaining, rate.get("remaining")), (limit, rate.get("limit"))):
             if isinstance(value, int | float):

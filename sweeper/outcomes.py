@@ -53,6 +53,8 @@ class Reason(StrEnum):
     GITHUB_ERROR = "github-error"
     PERMISSION_DENIED = "permission-denied"
     APP_NOT_INSTALLED = "app-not-installed"
+    REPO_UNREACHABLE = "repo-unreachable"
+    BAD_CREDENTIALS = "bad-credentials"
 
 
 # Skips that only a change of the Workload (a Foreman re-run) can undo. A Workload whose

@@ -211,7 +211,7 @@ def run_facts(
         workloads=dict(summary.workloads),
         record_failures=summary.record_failures,
         github_requests=dict(github.calls),
-        github_rate=github.rate_report(),
+        github_rate=github.rate_buckets(),
         kube_requests=dict(kube.calls) if kube is not None else {},
         oldest_pending_age_s=summary.backlog.oldest_age_s(datetime.now(UTC)),
         waiting={k: v for k, v in sorted(summary.backlog.counts().items())},
@@ -265,7 +265,7 @@ def finish(
         record_failures=summary.record_failures,
         lock_held_by=summary.lock_held_by,
         github_calls=dict(sorted(github.calls.items())),
-        github_rate=facts.github_rate,
+        github_rate=github.rate_report(),
         kube_calls=dict(sorted(facts.kube_requests.items())),
         backlog={
             "oldest_pending_age_s": facts.oldest_pending_age_s,

@@ -8,6 +8,7 @@ accepts only live installation tokens, and keeps a quota per installation.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +62,43 @@ def test_two_owners_on_two_installations(world: World, app: Path) -> None:
     assert run.summary["counts"] == {"opened": 2}
     assert len(world.pulls("acme/widgets")) == 1 and len(world.pulls("other/thing")) == 1
     assert world.github.tokens_minted == 2
-    for installation in (acme, other):
-        assert world.github.quota(f"inst:{installation}")["core"] < 5000
-    assert world.github.quota("token")["core"] == 5000  # no personal token was used
-    assert set(run.summary["github_rate"]) >= {"core@acme", "core@other"}
+    for installation in (acme, other):  # one create (REST) and one query (GraphQL) each
+        assert world.github.quota(f"inst:{installation}") == {"core": 4999, "graphql": 4999}
+        assert world.github.graphql.points_of(f"inst:{installation}") == 1
+    assert world.github.quota("token") == {"core": 5000, "graphql": 5000}  # no token used
+    assert world.github.graphql.points_of("token") == 0
     started = run.lines[0]
     assert started["settings"]["auth"] == "github-app"
     assert started["settings"]["github_app_id"] == str(APP_ID)
+
+
+def test_an_apps_quota_is_reported_per_installation_exactly(world: World, app: Path) -> None:
+    """github_rate has each installation's core and graphql buckets, nothing unscoped."""
+    two_owners(world)
+    acme, other = world.github.install("acme"), world.github.install("other")
+    run = as_app(world, app)
+    assert run.code == 0, run.stdout
+    reset = datetime.fromtimestamp(world.github.rate_limit_reset, UTC)
+    resets_at = reset.strftime("%Y-%m-%dT%H:%M:%SZ")
+    expected = {}
+    for owner, installation in (("acme", acme), ("other", other)):
+        left = world.github.quota(f"inst:{installation}")
+        for kind in ("core", "graphql"):  # one create, one query of one point
+            expected[f"{kind}@{owner}"] = {
+                "used": 1,
+                "remaining": left[kind],
+                "limit": 5000,
+                "resets_at": resets_at,
+            }
+    assert run.summary["github_rate"] == expected
+    # /app, then per owner its installation and one token.
+    assert run.summary["github_calls"] == {
+        "auth": 5,
+        "graphql": 2,
+        "graphql_points": 2,
+        "read": 2,
+        "write": 2,
+    }
 
 
 def test_an_owner_without_the_app_fails_alone(world: World, app: Path) -> None:
@@ -232,7 +263,11 @@ def test_metrics_per_installation(world: World, app: Path) -> None:
     for owner, installation in (("acme", acme), ("other", other)):
         used = got[f'foreman_pr_sweeper_github_quota_used{{bucket="core",installation="{owner}"}}']
         left = world.github.quota(f"inst:{installation}")["core"]
-        assert used >= 1
+        assert used == 1  # one create
         key = f'foreman_pr_sweeper_github_quota_remaining{{bucket="core",installation="{owner}"}}'
         assert got[key] == left
-    assert got['foreman_pr_sweeper_github_requests{kind="auth"}'] >= 3  # /app, look-ups, mints
+    assert got['foreman_pr_sweeper_github_requests{kind="auth"}'] == 5  # /app, look-ups, mints
+    for owner in ("acme", "other"):
+        key = f'foreman_pr_sweeper_github_quota_used{{bucket="graphql",installation="{owner}"}}'
+        assert got[key] == 1
+    assert not [key for key in got if "quota" in key and "installation" not in key]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.harness import World
+from tests.e2e.harness import SETTLED, World
+from tests.fixtures.foreman import workload
 from tests.standins.github import GitHubStandIn
 
 pytestmark = pytest.mark.e2e
@@ -102,9 +103,63 @@ def test_one_missing_repository_fails_only_its_branch(world: World) -> None:
     assert run.code == 1
     assert run.outcome("foreman/lost/issue-1")[0] == "failed"
     [lost] = [d for d in run.decisions if d["workload"] == "lost"]
-    assert lost["reason"] == "github-error" and "acme/deleted" in lost["detail"]
+    assert lost["reason"] == "repo-unreachable"
+    assert lost["detail"] == "acme/deleted: repository not found or not visible to the token"
     assert run.summary["counts"] == {"failed": 1, "opened": 2}
     assert len(world.github.queries) == 1
+
+
+GRAPHQL_REFUSED = {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
+
+
+@pytest.mark.parametrize("by_rest", [False, True], ids=["graphql", "rest"])
+def test_a_head_repository_the_token_cannot_see_fails_and_is_never_settled(
+    world: World, by_rest: bool
+) -> None:
+    """The fork is gone: failed repo-unreachable naming it (exit 1), not branch-missing, and
+    the next run asks again, because a failure settles nothing."""
+    world.ensure_repo("acme/widgets")
+    tasks, _ = world.add_issue("wl", 1, push_to="acme-fork/widgets")
+    world.seed(workload("wl", issues=[1]), tasks)
+    world.github.delete_repo("acme-fork/widgets")
+    for _ in range(2):
+        if by_rest:  # GraphQL refused to the token: the head is read by REST
+            world.github.inject("POST", r"^/graphql$", status=404, body=GRAPHQL_REFUSED)
+        run = world.sweep("--head-owner", "acme-fork")
+        assert run.code == 1, run.stdout
+        [d] = run.decisions
+        assert (d["outcome"], d["reason"]) == ("failed", "repo-unreachable")
+        assert d["detail"] == "acme-fork/widgets: repository not found or not visible to the token"
+        assert run.summary["workloads"] == {"pending": 1}
+        assert SETTLED not in (world.workload("wl")["metadata"].get("annotations") or {})
+    assert world.pulls() == []
+
+
+def test_a_token_refused_mid_run_fails_every_branch_loudly(world: World) -> None:
+    """Revoked after the start-up check: a 401 is bad credentials, not "no GraphQL"; every
+    branch fails with it (exit 1), and the refused token is asked nothing more."""
+    world.simple(issues=(1, 2, 3))
+
+    def revoke_on_first_read(method: str, path: str, body: object) -> None:
+        if path == "/graphql":
+            world.github.token = "the-token-now-revoked"
+
+    world.github.on_request(revoke_on_first_read)
+    run = world.sweep()
+    world.github.on_request(None)
+    assert run.code == 1 and run.summary["result"] == "failed"
+    assert {(d["outcome"], d["reason"]) for d in run.decisions} == {("failed", "bad-credentials")}
+    assert len(run.decisions) == 3
+    assert {d["detail"] for d in run.decisions} == {
+        "POST /graphql: Bad credentials: GitHub refused the token (expired or revoked); "
+        "this run asks GitHub nothing more with it"
+    }
+    assert not [line for line in run.lines if line["event"] == "github.graphql_unavailable"]
+    assert [(c.method, c.path, c.status) for c in world.github.calls] == [
+        ("GET", "/rate_limit", 200),
+        ("POST", "/graphql", 401),
+    ]
+    assert world.pulls() == []
 
 
 def test_a_timed_out_query_is_halved_until_github_answers(world: World) -> None:
@@ -149,7 +204,6 @@ def test_graphql_rate_limited_defers_everything_and_the_next_run_catches_up(
 @pytest.mark.parametrize(
     ("status", "body"),
     [
-        pytest.param(401, {"message": "Bad credentials"}, id="401"),
         pytest.param(403, {"message": "Resource not accessible by integration"}, id="403"),
         pytest.param(404, {"message": "Not Found"}, id="404"),
         pytest.param(

@@ -13,7 +13,10 @@ the endpoints the sweeper uses with GitHub's real semantics, among them:
   `compare/{base}...{head}`, computed from a real commit graph (merging a PR moves its
   base, pushing to a branch moves its open PRs' head);
 - primary and secondary rate limits, rate-limit headers on every answer, 401 on a bad
-  token, %2F-encoded path parameters, optional GitHub Enterprise `/api/v3` prefix;
+  token, a classic token's `X-OAuth-Scopes` (`oauth_scopes`), %2F-encoded path
+  parameters, optional GitHub Enterprise `/api/v3` prefix;
+- a GitHub App (`enable_app`, `install`): its JWT, installations (`GET .../installation`
+  with their permissions), minted tokens that expire, and a quota per installation;
 - GraphQL at `/graphql` (`/api/graphql` beside GHES's `/api/v3`): GitHub's schema
   executed over the same state, with its own bucket (tests/standins/graphql.py).
 
@@ -257,6 +260,10 @@ class GitHubStandIn(LocalServer):
         self.clock_offset_s = 0.0  # the server's clock minus ours
         self.tokens_minted = 0
         self.rate_limit_reset = int(time.time()) + 3600  # epoch seconds, settable
+        # The plain token as a classic one: its scopes, in every answer's X-OAuth-Scopes
+        # ("repo, read:org"; "" for none). None: a fine-grained token, which has no scopes
+        # and gets no such header (neither does an App's installation token).
+        self.oauth_scopes: str | None = None
         self._lock = threading.RLock()
         self._repos: dict[str, Repo] = {}
         self._commits: dict[str, Commit] = {}
@@ -1425,6 +1432,8 @@ class GitHubStandIn(LocalServer):
             else:
                 data = b"" if payload is None else json.dumps(payload).encode()
             out_headers = self._headers(extra)
+            if principal == "token" and self.oauth_scopes is not None:
+                out_headers["x-oauth-scopes"] = self.oauth_scopes
             self._principal = "token"
         if self.validate:
             self._check(method, raw_path, headers, raw_body, status, out_headers, data)

@@ -10,6 +10,8 @@ state. GitHub's shapes:
 - points priced by GitHub's rule (every connection counts the requests needed to fill it
   as if each `first` were met; the sum over 100, rounded, at least 1), `rateLimit` and the
   `x-ratelimit-*` headers of the separate `graphql` bucket, and RATE_LIMITED once spent;
+  one such bucket per principal, as on GitHub: the plain token's, and each GitHub App
+  installation's (its tokens share it), charged and reported apart;
 - `first`/`last` required on connections and at most 100, at most 500,000 nodes;
 - knobs for the failures of large queries: `timeout_over` (more aliases than this: 502
   after "10 s", as GitHub's gateway answers) and `resource_limit` (the aliases after the
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -157,11 +160,21 @@ class GraphQL:
         self.gh = standin
         self.limit = LIMIT
         self.reset = standin.rate_limit_reset
-        self.used_points = 0  # points charged since the stand-in started (or reset_calls)
+        self.used_points = 0  # points charged since the stand-in started, every principal's
+        self._points: Counter[str] = Counter()  # the same, per principal
         self.queries = 0
         self.timeout_over: int | None = None
         self.resource_limit: int | None = None
         self._resolved = 0
+
+    def points_of(self, principal: str) -> int:
+        """Points charged to one principal's bucket: "token", or "inst:<installation id>"."""
+        return self._points[principal]
+
+    def _charge(self, points: int) -> None:
+        self.remaining -= points
+        self.used_points += points
+        self._points[self.gh._principal] += points
 
     @property
     def remaining(self) -> int:
@@ -219,11 +232,9 @@ class GraphQL:
             }
         aliases = len([s for s in operation.selection_set.selections if isinstance(s, FieldNode)])
         if self.timeout_over is not None and aliases > self.timeout_over:
-            self.remaining -= points  # since mid-2025 the time counts against the limit
-            self.used_points += points
+            self._charge(points)  # since mid-2025 the time counts against the limit
             return 502, GATEWAY_TIMEOUT
-        self.remaining -= points
-        self.used_points += points
+        self._charge(points)
         self.queries += 1
         self._resolved = 0
         root = self._mutation_root() if mutation else self._query_root(points, cost.nodes)

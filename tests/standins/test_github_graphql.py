@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import requests
 
-from sweeper.lookups import Lookup, View, build_query, read_answer
+from sweeper.github.batch import build_query, read_answer
+from sweeper.lookups import Lookup, View
 from tests.standins.github import GitHubStandIn
 from tests.standins.test_github_standin import BRANCH, HEADERS
 

@@ -183,3 +183,46 @@ def test_enterprise_prefix() -> None:
         assert ghe.url.endswith("/api/v3")
         assert requests.get(ghe.url + "/rate_limit", headers=HEADERS, timeout=5).status_code == 200
         assert ghe.violations == []
+
+
+@pytest.mark.parametrize(
+    ("scopes", "expected"),
+    [
+        pytest.param("repo, read:org", ("repo", "read:org"), id="classic"),
+        pytest.param(None, None, id="fine-grained"),
+    ],
+)
+def test_the_adapters_token_probe_against_the_standin(
+    gh: GitHubStandIn, scopes: str | None, expected: tuple[str, ...] | None
+) -> None:
+    """A classic token's answers name its scopes; a fine-grained token's name none."""
+    from sweeper.github import GitHub
+
+    gh.oauth_scopes = scopes
+    probe = GitHub(gh.url, "test-token").probe_token()
+    assert probe.scopes == expected
+    core = probe.rate("core")
+    assert core is not None and (core.limit, core.remaining) == (5000, 5000)
+
+
+def test_the_adapters_installation_probe_against_the_standin(gh: GitHubStandIn) -> None:
+    """Per owner, with the App's JWT: installed and granted what; nothing minted."""
+    from sweeper.github import GitHub
+    from sweeper.settings import AppCredentials
+    from tests.fixtures.keys import private_pem, public_pem, rsa_key
+
+    gh.add_repo("other/thing")
+    gh.add_repo("bare/repo")
+    gh.enable_app(4242, public_pem(rsa_key(0)))
+    gh.install("acme")
+    gh.install("other", permissions={"contents": "read", "metadata": "read"})
+    app = AppCredentials("4242", private_pem(rsa_key(0)).decode(), None)
+    github = GitHub(gh.url, "", app=app)
+    acme, other, bare = (
+        github.probe_installation(repo) for repo in ("acme/widgets", "other/thing", "bare/repo")
+    )
+    assert acme.installed and acme.ready and acme.installation_id == 1001
+    assert other.installed and other.missing == ("pull_requests: write",)
+    assert not bare.installed and not bare.ready
+    assert gh.tokens_minted == 0
+    assert gh.count("POST") == 0

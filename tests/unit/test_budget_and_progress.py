@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sweeper.budget import ALL, Budget
+import pytest
+
+from sweeper.budget import ALL, Bucket, Budget
 from sweeper.outcomes import Reason
 from sweeper.report import Progress, Summary
 
@@ -12,22 +14,22 @@ from sweeper.report import Progress, Summary
 def test_a_stop_holds_its_bucket_only() -> None:
     """A spent GraphQL bucket stops reads, not REST writes; a secondary limit stops all."""
     budget = Budget(max_create=5)
-    budget.stop("graphql", Reason.RATE_RESERVE, "graphql bucket: 1000 left")
-    deferral = budget.deferral("graphql")
+    budget.stop(Bucket("graphql"), Reason.RATE_RESERVE, "graphql bucket: 1000 left")
+    deferral = budget.deferral(Bucket("graphql"))
     assert deferral is not None and deferral[0] is Reason.RATE_RESERVE
     assert "graphql bucket" in deferral[1]
-    assert budget.deferral("core", creating=True) is None
-    budget.stop(ALL, Reason.RATE_LIMITED, "secondary rate limit")
-    core = budget.deferral("core")
+    assert budget.deferral(Bucket("core"), creating=True) is None
+    budget.stop(Bucket(ALL), Reason.RATE_LIMITED, "secondary rate limit")
+    core = budget.deferral(Bucket("core"))
     assert core is not None and core[0] is Reason.RATE_LIMITED
 
 
 def test_the_first_stop_of_a_bucket_is_the_one_reported() -> None:
     """Later stops of the same bucket do not overwrite why it stopped."""
     budget = Budget(max_create=5)
-    budget.stop("core", Reason.RATE_RESERVE, "first")
-    budget.stop("core", Reason.RATE_LIMITED, "second")
-    assert budget.deferral("core") == (
+    budget.stop(Bucket("core"), Reason.RATE_RESERVE, "first")
+    budget.stop(Bucket("core"), Reason.RATE_LIMITED, "second")
+    assert budget.deferral(Bucket("core")) == (
         Reason.RATE_RESERVE,
         "GitHub work stopped for this run: first",
     )
@@ -36,11 +38,11 @@ def test_the_first_stop_of_a_bucket_is_the_one_reported() -> None:
 def test_max_create_defers_creates_only() -> None:
     """Once the budget is used up, a create waits; a read or an adoption does not."""
     budget = Budget(max_create=1, creates=1)
-    assert budget.deferral("core", creating=True) == (
+    assert budget.deferral(Bucket("core"), creating=True) == (
         Reason.BUDGET_EXHAUSTED,
         "--max-create 1 reached this run",
     )
-    assert budget.deferral("core") is None
+    assert budget.deferral(Bucket("core")) is None
 
 
 class Clock:
@@ -79,7 +81,28 @@ def test_progress_is_logged_after_each_batch_and_every_interval() -> None:
 def test_a_secondary_limit_of_one_installation_stops_only_that_owner() -> None:
     """As a GitHub App, `all@acme` stops acme's buckets, not other's."""
     budget = Budget(max_create=5)
-    budget.stop("all@acme", Reason.RATE_LIMITED, "secondary rate limit")
-    assert budget.deferral("core@acme") is not None
-    assert budget.deferral("graphql@acme") is not None
-    assert budget.deferral("core@other") is None
+    budget.stop(Bucket("all", "acme"), Reason.RATE_LIMITED, "secondary rate limit")
+    assert budget.deferral(Bucket("core", "acme")) is not None
+    assert budget.deferral(Bucket("graphql", "acme")) is not None
+    assert budget.deferral(Bucket("core", "other")) is None
+
+
+@pytest.mark.parametrize(
+    ("bucket", "spelled", "whole"),
+    [
+        pytest.param(Bucket("core"), "core", Bucket(ALL), id="token-core"),
+        pytest.param(Bucket("graphql"), "graphql", Bucket(ALL), id="token-graphql"),
+        pytest.param(Bucket("core", "acme"), "core@acme", Bucket(ALL, "acme"), id="app-core"),
+        pytest.param(
+            Bucket("graphql", "acme"), "graphql@acme", Bucket(ALL, "acme"), id="app-graphql"
+        ),
+        pytest.param(Bucket(ALL, "acme"), "all@acme", Bucket(ALL, "acme"), id="app-all"),
+    ],
+)
+def test_a_bucket_is_a_value_spelled_as_the_log_spells_it(
+    bucket: Bucket, spelled: str, whole: Bucket
+) -> None:
+    """str() gives the log's spelling; `whole` is every bucket of the same principal."""
+    assert str(bucket) == spelled
+    assert bucket.whole == whole
+    assert {bucket: 1}[Bucket(bucket.kind, bucket.installation)] == 1  # keyed by value

@@ -14,6 +14,7 @@ import requests
 import responses
 from responses import matchers
 
+from sweeper.budget import ALL, Bucket
 from sweeper.github import (
     GitHub,
     GitHubError,
@@ -21,10 +22,12 @@ from sweeper.github import (
     PermissionDenied,
     RateLimited,
     Rejection,
+    RepoUnreachable,
     Transient,
     Unauthorized,
     ValidationFailed,
 )
+from sweeper.outcomes import Reason
 from sweeper.settings import Tunables
 from tests.standins.github import skeleton
 
@@ -163,15 +166,78 @@ def test_branch_heads_come_from_one_listing_per_repo_and_prefix(
 def test_branch_without_a_slash_is_looked_up_alone(
     gh: GitHub, github_mock: responses.RequestsMock
 ) -> None:
-    """A branch outside any folder is one git/ref call; 404 means missing."""
+    """A branch outside any folder is one git/ref call; 404 in a repository that is there
+    means missing."""
     github_mock.get(f"{API}/repos/acme/widgets/git/ref/heads%2Ffix-1", json=ref("fix-1"))
-    github_mock.get(
-        f"{API}/repos/acme/widgets/git/ref/heads%2Fgone",
-        status=404,
-        json={"message": "Not Found", "documentation_url": "https://docs.github.com"},
-    )
+    github_mock.get(f"{API}/repos/acme/widgets/git/ref/heads%2Fgone", status=404, json=NOT_FOUND)
+    repo = skeleton("full-repository") | {"default_branch": "main", "full_name": "acme/widgets"}
+    github_mock.get(f"{API}/repos/acme/widgets", json=repo)
     assert gh.branch_head("acme/widgets", "fix-1") == SHA
     assert gh.branch_head("acme/widgets", "gone") is None
+
+
+NOT_FOUND = {"message": "Not Found", "documentation_url": "https://docs.github.com"}
+EMPTY = {"message": "Git Repository is empty.", "documentation_url": "https://docs.github.com"}
+REFS = f"{API}/repos/acme-fork/widgets/git/matching-refs/heads%2Fforeman%2F"
+REF = f"{API}/repos/acme-fork/widgets/git/ref/heads%2Ffix-1"
+REPO = f"{API}/repos/acme-fork/widgets"
+
+
+@pytest.mark.parametrize(
+    ("branch", "answers", "expected"),
+    [
+        pytest.param(BRANCH, [(REFS, 404, NOT_FOUND)], RepoUnreachable, id="refs-404"),
+        pytest.param(BRANCH, [(REFS, 409, EMPTY)], None, id="refs-409-empty"),
+        pytest.param(
+            "fix-1", [(REF, 404, NOT_FOUND), (REPO, 404, NOT_FOUND)], RepoUnreachable, id="ref-404"
+        ),
+        pytest.param("fix-1", [(REF, 409, EMPTY)], None, id="ref-409-empty"),
+    ],
+)
+def test_a_missing_repository_is_not_a_missing_branch(
+    gh: GitHub,
+    github_mock: responses.RequestsMock,
+    branch: str,
+    answers: list[tuple[str, int, dict[str, str]]],
+    expected: type[Exception] | None,
+) -> None:
+    """404 where the repository itself is gone raises RepoUnreachable; an empty one has none."""
+    for url, status, body in answers:
+        github_mock.get(url, status=status, json=body)
+    if expected is None:
+        assert gh.branch_head("acme-fork/widgets", branch) is None
+        return
+    with pytest.raises(RepoUnreachable) as caught:
+        gh.branch_head("acme-fork/widgets", branch)
+    assert str(caught.value) == (
+        "acme-fork/widgets: repository not found or not visible to the token"
+    )
+    assert caught.value.reason is Reason.REPO_UNREACHABLE
+
+
+def test_the_prs_of_a_missing_repository_are_unreachable(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """A 404 on a PR listing: the base repository is not there for the token."""
+    github_mock.get(f"{API}/repos/acme/gone/pulls", status=404, json=NOT_FOUND)
+    with pytest.raises(RepoUnreachable, match="acme/gone: repository not found"):
+        gh.pulls_for_head("acme/gone", f"acme:{BRANCH}")
+
+
+def test_a_refused_token_is_asked_nothing_more(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """401 once: Unauthorized (bad-credentials), and later calls fail alike without a request."""
+    bad = {"message": "Bad credentials", "documentation_url": "https://docs.github.com"}
+    github_mock.get(f"{API}/repos/acme/widgets", status=401, json=bad)
+    with pytest.raises(Unauthorized) as first:
+        gh.default_branch("acme/widgets")
+    assert "GitHub refused the token (expired or revoked)" in str(first.value)
+    assert first.value.reason is Reason.BAD_CREDENTIALS
+    with pytest.raises(Unauthorized) as later:
+        gh.create_pull("acme/other", f"acme:{BRANCH}", "main", "t", "b")
+    assert str(later.value) == str(first.value)
+    assert len(github_mock.calls) == 1
 
 
 def test_default_branch_is_read_once(gh: GitHub, github_mock: responses.RequestsMock) -> None:
@@ -237,7 +303,7 @@ def test_create_pull_sends_exactly_the_documented_body(
         ),
         pytest.param(
             invalid({"resource": "PullRequest", "field": "base", "code": "invalid"}),
-            Rejection.INVALID_BASE,
+            Rejection.OTHER,  # nothing reads it otherwise: the branch fails, its detail says
             id="invalid-base",
         ),
         pytest.param(
@@ -260,6 +326,8 @@ def test_create_422_shapes(
     with pytest.raises(ValidationFailed) as caught:
         gh.create_pull("acme/widgets", f"acme:{BRANCH}", "main", "t", "b")
     assert caught.value.kind is kind
+    if payload.get("errors", [{}])[0].get("field") == "base":
+        assert str(caught.value).endswith("base is invalid")
 
 
 def test_reads_are_retried_on_5xx(gh: GitHub, github_mock: responses.RequestsMock) -> None:
@@ -349,7 +417,7 @@ def test_secondary_limit_is_honoured_once_then_stops(
     github_mock.post(url, status=429, json=limited, headers={"retry-after": "30"})
     with pytest.raises(RateLimited) as caught:
         gh.create_pull("acme/widgets", f"acme:{BRANCH}", "main", "t", "b")
-    assert caught.value.secondary
+    assert caught.value.bucket == Bucket(ALL)  # a secondary limit stops every bucket
 
 
 def test_primary_limit_waits_for_a_near_reset(
@@ -381,7 +449,7 @@ def test_primary_limit_with_a_far_reset_stops(
     )
     with pytest.raises(RateLimited) as caught:
         gh.pulls_for_head("acme/widgets", f"acme:{BRANCH}")
-    assert not caught.value.secondary
+    assert caught.value.bucket == Bucket("core")  # a primary limit: that bucket only
 
 
 def test_enterprise_base_url(clock: Clock, github_mock: responses.RequestsMock) -> None:

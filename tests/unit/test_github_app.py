@@ -9,7 +9,10 @@ import jwt
 import pytest
 import responses
 
-from sweeper.github import AppNotInstalled, GitHub, PermissionDenied, Unauthorized
+from sweeper.budget import Bucket
+from sweeper.github import AppNotInstalled, GitHub, PermissionDenied, RateLimited, Unauthorized
+from sweeper.lookups import Lookup
+from sweeper.outcomes import Reason
 from sweeper.settings import AppCredentials, Tunables
 from tests.fixtures.keys import private_pem, rsa_key
 from tests.standins.github import skeleton
@@ -169,7 +172,8 @@ def test_each_owner_gets_its_installation_and_one_token(
     assert {r.headers["Authorization"] for r in repo_calls} == {"Bearer ghs_one"}
     assert sum("access_tokens" in c.request.url for c in github_mock.calls) == 1
     assert "ghs_one" in secrets
-    assert github.bucket_key("core", "acme/widgets") == "core@acme"
+    assert github.bucket_key("core", "acme/widgets") == Bucket("core", "acme")
+    assert str(github.bucket_key("core", "acme/widgets")) == "core@acme"
 
 
 def test_a_token_near_its_end_is_minted_again(
@@ -205,6 +209,32 @@ def test_a_refused_token_is_minted_again_once(
     assert github.default_branch("acme/widgets") == "main"
     assert clock.slept == [2.0]
     assert github_mock.calls[-1].request.headers["Authorization"] == "Bearer ghs_two"
+
+
+def test_an_installation_token_refused_after_a_new_mint_is_bad_credentials(
+    clock: Clock, github_mock: responses.RequestsMock
+) -> None:
+    """Re-minting comes first; refused again, acme's calls stop, and say why."""
+    github, _ = app_client(clock)
+    mock_installation(github_mock, "ghs_one")
+    github_mock.post(
+        f"{API}/app/installations/77/access_tokens", json=minted("ghs_two", NOW + 3600), status=201
+    )
+    bad = {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
+    github_mock.get(f"{API}/repos/acme/widgets", status=401, json=bad)
+    with pytest.raises(Unauthorized, match="installation token for acme") as caught:
+        github.default_branch("acme/widgets")
+    assert caught.value.reason is Reason.BAD_CREDENTIALS
+    tried = [
+        c.request.headers["Authorization"]
+        for c in github_mock.calls
+        if c.request.url == f"{API}/repos/acme/widgets"
+    ]
+    assert tried == ["Bearer ghs_one", "Bearer ghs_one", "Bearer ghs_two"]  # wait, mint
+    sent = len(github_mock.calls)
+    with pytest.raises(Unauthorized, match="installation token for acme"):
+        github.commit_message("acme/widgets", "main")
+    assert len(github_mock.calls) == sent
 
 
 def test_an_owner_without_the_app_is_not_installed(
@@ -246,3 +276,61 @@ def test_a_pinned_installation_needs_no_look_up(
     github_mock.get(f"{API}/repos/acme/widgets", json=repo_json())
     github.default_branch("acme/widgets")
     assert not any(c.request.url.endswith("/installation") for c in github_mock.calls)
+
+
+# ---------------------------------------------------------------- quota per installation
+
+
+def graphql_answer(remaining: int) -> dict[str, Any]:
+    """An answer to a one-branch look-up, priced one point, `remaining` left."""
+    rate = {"cost": 1, "remaining": remaining, "limit": 5000, "resetAt": _iso(NOW + 3600)}
+    rate["used"] = 5000 - remaining
+    return {
+        "data": {
+            "rateLimit": rate,
+            "p0": {
+                "defaultBranchRef": {"name": "main"},
+                "pullRequests": {"pageInfo": {"hasNextPage": False}, "nodes": []},
+            },
+            "h0": {"ref": None},
+        }
+    }
+
+
+def test_an_apps_quota_is_reported_per_installation_and_nowhere_else(
+    clock: Clock, github_mock: responses.RequestsMock
+) -> None:
+    """GraphQL points land in graphql@owner; the App's JWT calls make no bucket of their own."""
+    github, _ = app_client(clock)
+    app_headers = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4990"}
+    app_headers |= {"x-ratelimit-reset": str(int(NOW) + 3600), "x-ratelimit-resource": "core"}
+    github_mock.get(f"{API}/app", json=skeleton("integration") | {"id": 4242}, headers=app_headers)
+    github_mock.get(
+        f"{API}/repos/acme/widgets/installation", json=installation(), headers=app_headers
+    )
+    github_mock.post(
+        f"{API}/app/installations/77/access_tokens", json=minted("ghs_one", NOW + 3600), status=201
+    )
+    github_mock.get(f"{API}/rate_limit", json=rate_limit())
+    github_mock.post(f"{API}/graphql", json=graphql_answer(remaining=4998))
+    github.check_token()
+    github.lookup([Lookup("acme/widgets", "acme", "foreman/wl/issue-1")])
+    resets = _iso(NOW + 3600)
+    assert github.rate_report() == {
+        "core@acme": {"used": 0, "remaining": 4999, "limit": 5000, "resets_at": resets},
+        "graphql@acme": {"used": 1, "remaining": 4998, "limit": 5000, "resets_at": resets},
+    }
+    assert set(github.rate_buckets()) == {Bucket("core", "acme"), Bucket("graphql", "acme")}
+
+
+def test_a_rate_limited_mutation_stops_the_installations_graphql_bucket(
+    clock: Clock, github_mock: responses.RequestsMock
+) -> None:
+    """RATE_LIMITED on markPullRequestReadyForReview names graphql@owner, what must stop."""
+    github, _ = app_client(clock)
+    mock_installation(github_mock)
+    limited = {"type": "RATE_LIMITED", "message": "API rate limit exceeded"}
+    github_mock.post(f"{API}/graphql", json={"data": None, "errors": [limited]})
+    with pytest.raises(RateLimited) as caught:
+        github.mark_ready("PR_x", "acme/widgets")
+    assert caught.value.bucket == Bucket("graphql", "acme")

@@ -14,8 +14,10 @@ import pytest
 import requests
 import responses
 
+from sweeper.budget import Bucket
 from sweeper.github import GitHub, GraphQLUnavailable, RateLimited
 from sweeper.lookups import Lookup, Unanswered, View
+from sweeper.outcomes import Reason
 from sweeper.settings import Tunables
 from tests.standins.github import skeleton
 
@@ -194,14 +196,72 @@ def test_rate_limited_stops_and_the_bucket_stays_shut(
     assert sizes == [2]
 
 
-@pytest.mark.parametrize("status", [401, 403, 404])
+@pytest.mark.parametrize("status", [403, 404])
 def test_graphql_refused_to_the_token_is_unavailable(
     gh: GitHub, github_mock: responses.RequestsMock, status: int
 ) -> None:
-    """401/403/404 on the endpoint: GraphQLUnavailable, so the caller reads by REST."""
+    """403/404 on the endpoint: GraphQLUnavailable, so the caller reads by REST."""
     graphql(github_mock, lambda body: (status, {}, json.dumps({"message": "no"})))
     with pytest.raises(GraphQLUnavailable):
         gh.lookup(lookups(1))
+
+
+def test_a_refused_token_fails_every_branch_and_is_asked_nothing_more(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """401 on the endpoint is bad credentials, not "no GraphQL": no REST fallback, no retry."""
+    bad = {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
+    sizes = graphql(github_mock, lambda body: (401, {}, json.dumps(bad)))
+    first = gh.lookup(lookups(2))
+    later = gh.lookup(lookups(3, owner="other"))
+    assert sizes == [2] and len(github_mock.calls) == 1
+    views = [*first.values(), *later.values()]
+    assert len(views) == 5 and all(isinstance(v, Unanswered) for v in views)
+    assert {v.reason for v in views if isinstance(v, Unanswered)} == {Reason.BAD_CREDENTIALS}
+    assert {v.message for v in views if isinstance(v, Unanswered)} == {
+        "POST /graphql: Bad credentials: GitHub refused the token (expired or revoked); "
+        "this run asks GitHub nothing more with it"
+    }
+
+
+GAVE_UP = (
+    "Something went wrong while executing your query. This may be the result of a timeout, "
+    "or it could be a GitHub bug. Please include `C0A1:3F2B:1D4E5:2A6B7C:674E2B1A` when "
+    "reporting this issue."
+)
+
+
+def gave_up(body: dict[str, Any]) -> Reply:
+    return 200, HEADERS, json.dumps({"data": None, "errors": [{"message": GAVE_UP}]})
+
+
+def test_githubs_typeless_error_halves_the_batch_like_a_502(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """200, data null, a typeless "Something went wrong": halves, then every branch answers."""
+    sizes = graphql(github_mock, lambda body: gave_up(body) if len(indexes(body)) > 2 else ok(body))
+    got = gh.lookup(lookups(4))
+    assert sizes == [4, 2, 2]
+    assert len(got) == 4 and all(isinstance(v, View) for v in got.values())
+
+
+def test_githubs_typeless_error_even_alone_fails_that_branch_only(
+    gh: GitHub, github_mock: responses.RequestsMock
+) -> None:
+    """Down to one branch, then Unanswered (github-error) with GitHub's words; not all 100."""
+
+    def reply(body: dict[str, Any]) -> Reply:
+        return gave_up(body) if "foreman/wl/issue-2" in body["variables"].values() else ok(body)
+
+    sizes = graphql(github_mock, reply)
+    got = gh.lookup(lookups(4))
+    assert sizes == [4, 2, 2, 1, 1]
+    failed = got[lookups(4)[2]]
+    assert isinstance(failed, Unanswered) and failed.reason is Reason.GITHUB_ERROR
+    assert failed.message.startswith("GraphQL: Something went wrong") and "even alone" in (
+        failed.message
+    )
+    assert sum(isinstance(v, View) for v in got.values()) == 3
 
 
 def test_forbidden_for_the_whole_query_is_unavailable(
@@ -329,7 +389,7 @@ def test_the_token_check_tells_every_bucket_and_the_reserve_holds_before_any_cal
     github.check_token()
     with pytest.raises(ReserveReached) as caught:
         github.default_branch("acme/widgets")
-    assert caught.value.bucket == "core" and caught.value.reason == "rate-reserve"
+    assert caught.value.bucket == Bucket("core") and caught.value.reason == "rate-reserve"
     assert "1000 of 5000 left, reserve 1000" in str(caught.value)
     assert len(github_mock.calls) == 1
     assert github.rate_report()["core"]["remaining"] == 1000
@@ -359,7 +419,7 @@ def test_rest_calls_stop_at_the_reserve_as_the_headers_count_down(
     github.default_branch("acme/r1000")  # allowed: 1001 - 1 is not below 1000
     with pytest.raises(ReserveReached):
         github.default_branch("acme/other")
-    assert github.used["core"] == 3
+    assert github.used[Bucket("core")] == 3
 
 
 def test_a_bucket_past_its_reset_counts_as_refilled(github_mock: responses.RequestsMock) -> None:
@@ -390,7 +450,7 @@ def test_the_graphql_reserve_uses_the_answers_own_rate_limit(
     github.lookup(lookups(3))
     with pytest.raises(ReserveReached) as caught:
         github.lookup(lookups(3))
-    assert caught.value.bucket == "graphql"
+    assert caught.value.bucket == Bucket("graphql")
     assert github.rate_report()["graphql"] == {
         "used": 1,
         "remaining": 1000,

@@ -10,15 +10,9 @@ from typing import Any
 import pytest
 from graphql import OperationDefinitionNode, parse
 
-from sweeper.lookups import (
-    PULLS_PER_HEAD,
-    Lookup,
-    Unanswered,
-    View,
-    build_query,
-    read_answer,
-    read_rate,
-)
+from sweeper.github.batch import PULLS_PER_HEAD, build_query, read_answer, read_rate
+from sweeper.lookups import Lookup, Unanswered, View
+from sweeper.outcomes import Reason
 from tests.contract.graphql import check_graphql
 from tests.standins.graphql import price
 
@@ -170,18 +164,32 @@ def test_a_missing_alias_fails_only_its_branch() -> None:
     read = read_answer(body, [lookup(1, repo="acme/gone"), lookup(2)])
     failed, fine = read.views[0], read.views[1]
     assert isinstance(failed, Unanswered) and "acme/gone" in failed.message
-    assert not failed.forbidden
+    assert failed.reason is Reason.REPO_UNREACHABLE
     assert isinstance(fine, View)
 
 
-def test_a_missing_head_repository_is_a_missing_branch() -> None:
-    """NOT_FOUND on the head's fork: no such branch, as REST's 404 would say."""
-    body = answer(
-        {"p0": base(), "h0": None},
-        [{"type": "NOT_FOUND", "path": ["h0"], "message": "Could not resolve to a Repository"}],
+@pytest.mark.parametrize(
+    ("data", "path", "named"),
+    [
+        pytest.param({"p0": None, "h0": head()}, ["p0"], "acme/widgets", id="base"),
+        pytest.param({"p0": base(), "h0": None}, ["h0"], "forker/widgets", id="head-fork"),
+    ],
+)
+def test_a_repository_the_token_cannot_see_is_unreachable_not_a_missing_branch(
+    data: dict[str, Any], path: list[str], named: str
+) -> None:
+    """NOT_FOUND on a repository alias fails the branch repo-unreachable, naming it."""
+    error = {"type": "NOT_FOUND", "path": path, "message": "Could not resolve to a Repository"}
+    view = read_answer(answer(data, [error]), [lookup(owner="forker")]).views[0]
+    assert view == Unanswered(
+        f"{named}: repository not found or not visible to the token", Reason.REPO_UNREACHABLE
     )
-    view = read_answer(body, [lookup(owner="forker")]).views[0]
-    assert isinstance(view, View) and view.head_sha is None
+
+
+def test_a_missing_branch_is_a_null_ref_without_an_error() -> None:
+    """The head repository answers, its ref is null: the branch is missing (a View)."""
+    view = read_answer(answer({"p0": base(), "h0": head(None)}), [lookup(owner="forker")])
+    assert view.views[0] == View(None, (), "main", None)
 
 
 @pytest.mark.parametrize("alias", ["p0", "h0"])
@@ -190,7 +198,7 @@ def test_forbidden_on_one_alias_is_a_permission_problem_of_that_branch(alias: st
     data: dict[str, Any] = {"p0": base(), "h0": head(), alias: None}
     error = {"type": "FORBIDDEN", "path": [alias], "message": "Resource not accessible"}
     view = read_answer(answer(data, [error]), [lookup()]).views[0]
-    assert isinstance(view, Unanswered) and view.forbidden
+    assert isinstance(view, Unanswered) and view.reason is Reason.PERMISSION_DENIED
 
 
 def test_another_error_inside_an_alias_fails_that_branch() -> None:
@@ -236,6 +244,21 @@ def test_a_resource_limit_for_the_whole_query_retries_every_unanswered_branch() 
     }
     read = read_answer(body, [lookup(1), lookup(2), lookup(3)])
     assert read.retry == (1, 2) and set(read.views) == {0}
+
+
+GAVE_UP = (
+    "Something went wrong while executing your query. This may be the result of a timeout, "
+    "or it could be a GitHub bug. Please include `C0A1:3F2B:1D4E5:2A6B7C:674E2B1A` when "
+    "reporting this issue."
+)
+
+
+def test_githubs_typeless_error_asks_for_every_branch_again() -> None:
+    """GitHub gave up on the query (200, data null, no type): like a 502, ask again."""
+    body = {"data": None, "errors": [{"message": GAVE_UP}]}
+    read = read_answer(body, [lookup(1), lookup(2), lookup(3)])
+    assert read.retry == (0, 1, 2) and read.views == {}
+    assert read.gave_up is not None and read.gave_up.startswith("GraphQL: Something went wrong")
 
 
 def test_a_query_wide_error_without_data_fails_every_branch() -> None:

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from sweeper.budget import Bucket
 from sweeper.metrics import RunFacts, families, public_url
 from sweeper.settings import ConfigError, validate_pushgateway_url
 
@@ -21,9 +22,9 @@ RUN = RunFacts(
     record_failures=0,
     github_requests={"read": 1, "write": 3, "graphql": 1, "graphql_points": 1, "auth": 2},
     github_rate={
-        "core@acme": {"used": 3, "remaining": 4990, "limit": 5000, "resets_at": "x"},
-        "graphql@acme": {"used": 1, "remaining": 4999, "limit": 5000, "resets_at": None},
-        "core@initech": {"used": 0, "remaining": None, "limit": None, "resets_at": None},
+        Bucket("core", "acme"): {"used": 3, "remaining": 4990, "limit": 5000, "resets_at": "x"},
+        Bucket("graphql", "acme"): {"used": 1, "remaining": 4999, "limit": 5000, "resets_at": None},
+        Bucket("core", "initech"): {"used": 0, "remaining": None, "limit": None, "resets_at": None},
     },
     kube_requests={"list": 5, "patch": 3, "create": 3},
 )
