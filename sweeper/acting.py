@@ -229,10 +229,20 @@ class Actor:
         return replace(decision, warnings=tuple(warnings), withdrew=True)
 
     def body(self, wl: Workload, c: Candidate, sha: str) -> str:
+        """The body for the branch's final round: opening and the refresh after a fix
+        cycle both build it here, so both choose the description in Foreman's order."""
         b = c.branch
         return render_body(
             BodyInput(
-                wl.namespace, wl.name, b.issue, sha, b.coder, b.verifiers, b.reviewers, b.draft
+                wl.namespace,
+                wl.name,
+                b.issue,
+                sha,
+                b.coder,
+                b.verifiers,
+                b.reviewers,
+                b.draft,
+                b.advisory,
             )
         )
 
