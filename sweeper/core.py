@@ -379,7 +379,9 @@ def plan_branch(workload: Workload, tasks: Sequence[Task], policy: Policy) -> Pl
     if failed_gate:
         return skip(Reason.GATE_NOT_PASSED, _verdicts(failed_gate), sha)
     reviewers = tuple(sorted((t for t in final if t.role is Role.REVIEW), key=lambda t: t.step))
-    unreviewed = _unreviewed(workload, repo, name, deciding, reviewers, final_round)
+    unreviewed = _unreviewed(workload, repo, name, deciding, reviewers, final_round) or (
+        _unvouched(workload, deciding, verifiers, reviewers, final_round)
+    )
     if unreviewed:
         return skip(Reason.NOT_REVIEWED, unreviewed, sha)
     not_go = [t for t in reviewers if not _on_target(t, "GO")]
@@ -454,6 +456,36 @@ def _unreviewed(
         return (
             f"{where} has {len(reviewers)} review tasks, though spec.reviewerAgentRefs asks "
             f"for {workload.reviewers_asked}: not reviewed"
+        )
+    return ""
+
+
+def _unvouched(
+    workload: Workload,
+    tasks: Sequence[Task],
+    verifiers: Sequence[Task],
+    reviewers: Sequence[Task],
+    final_round: int,
+) -> str:
+    """Why the final round lacks the gate it needs ("": it has one, or needs none).
+
+    A gate that spec.verifierAgentRef (issue-batch mode) or an earlier round asks for must
+    have run in the final round, as reviewers must. A branch without reviewers needs one
+    whatever the spec says: Foreman opens no PR for it, and the sweeper opens one only
+    once the coder is GO and the gate PASS. With neither gate nor reviewer, nobody but the
+    coder that wrote the code vouched for it.
+    """
+    if verifiers:
+        return ""
+    where = f"round {final_round}" if final_round else "the final round"
+    if workload.pipeline is None and workload.verifier_asked:
+        return f"{where} has no verify task, though spec.verifierAgentRef asks for a gate"
+    if any(t.role is Role.VERIFY for t in tasks):
+        return f"{where} has no verify task, which earlier rounds had: not verified"
+    if not reviewers:
+        return (
+            f"{where} ran no reviewer and no gate: nobody but the coder vouched for the "
+            "commit (a Workload without reviewers needs spec.verifierAgentRef)"
         )
     return ""
 
