@@ -400,6 +400,10 @@ def _decision(
     b = c.branch
     if c.note and c.note not in detail:
         detail = f"{detail}; {c.note}"
+    as_draft = b.as_draft and outcome in (Outcome.OPENED, Outcome.WOULD_OPEN)
+    if as_draft and b.draft_why:
+        verb = "would open" if outcome is Outcome.WOULD_OPEN else "opened"
+        detail = f"{detail}; {verb} as a draft: {b.draft_why}"
     return Decision(
         b.repo,
         b.name,
@@ -411,5 +415,5 @@ def _decision(
         url,
         number,
         b.draft,
-        as_draft=b.as_draft and outcome in (Outcome.OPENED, Outcome.WOULD_OPEN),
+        as_draft=as_draft,
     )

@@ -64,6 +64,8 @@ class Branch:
     # Opened as a GitHub draft although the review passed: the reviewer Agent's
     # openPullRequestsAsDraft (or --open-as-draft) says so. It still closes the issue.
     as_draft: bool = False
+    # Why it opens as a draft by policy (for the decision's detail); "" when it does not.
+    draft_why: str = ""
 
     @property
     def opens_as_draft(self) -> bool:
@@ -571,12 +573,13 @@ def draft_choice(
     """Whether a reviewed branch's PR opens as a draft, as Foreman's opener would: the Agent
     that ran the last review step says (`openPullRequestsAsDraft`); where it cannot say
     (no reviewer, no such Agent, the field unset, Agents unreadable) `default` decides.
-    Returns the choice and a note for the decision's detail ("" for a plain ready PR)."""
+    Returns the choice and why it is a draft ("" for a ready PR), for the decision's detail
+    (in the mood of the act: opened, or would open)."""
     setting = f"--open-as-draft is {'on' if default else 'off'}"
     last = _last_review(branch.reviewers)
     if last is None or not last.agent:
         why = "no reviewer ran" if last is None else f"{last.name} names no Agent"
-        return default, f"opened as a draft: {why}, {setting}" if default else ""
+        return default, f"{why}, {setting}" if default else ""
     if agents is None:
         why = "the reviewer Agents could not be read"
     elif (agent := agents.get(last.agent)) is None:
@@ -586,10 +589,7 @@ def draft_choice(
     else:
         if not agent.draft:
             return False, ""
-        return (
-            True,
-            f"opened as a draft: the reviewer Agent {last.agent} sets openPullRequestsAsDraft",
-        )
+        return True, f"the reviewer Agent {last.agent} sets openPullRequestsAsDraft"
     return default, f"{why}: {setting}" if default else ""
 
 
@@ -736,11 +736,6 @@ def refresh_plan(candidate: Candidate, pull: Pull) -> Refresh | str:
     if mark.edited and not mark_ready:
         return detail
     return Refresh(candidate, pull, not mark.edited, mark_ready, _join(detail, candidate.note))
-
-
-def join_notes(*parts: str) -> str:
-    """Notes joined for a detail, the empty ones left out."""
-    return _join(*parts)
 
 
 def _join(*parts: str) -> str:
