@@ -36,6 +36,7 @@ def test_issue_pipelines_are_valid(outcome: str, rounds: int, escalation: bool) 
         pull_request_error="x",
         base_branch="develop",
         open_pull_request=True,
+        coder_pr_body="Coder's description.",
     ):
         assert_valid(t)
 
