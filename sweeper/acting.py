@@ -229,10 +229,20 @@ class Actor:
         return replace(decision, warnings=tuple(warnings), withdrew=True)
 
     def body(self, wl: Workload, c: Candidate, sha: str) -> str:
+        """The body for the branch's final round: opening and the refresh after a fix
+        cycle both build it here, so both choose the description in Foreman's order."""
         b = c.branch
         return render_body(
             BodyInput(
-                wl.namespace, wl.name, b.issue, sha, b.coder, b.verifiers, b.reviewers, b.draft
+                wl.namespace,
+                wl.name,
+                b.issue,
+                sha,
+                b.coder,
+                b.verifiers,
+                b.reviewers,
+                b.draft,
+                b.advisory,
             )
         )
 
@@ -390,6 +400,10 @@ def _decision(
     b = c.branch
     if c.note and c.note not in detail:
         detail = f"{detail}; {c.note}"
+    as_draft = b.as_draft and outcome in (Outcome.OPENED, Outcome.WOULD_OPEN)
+    if as_draft and b.draft_why:
+        verb = "would open" if outcome is Outcome.WOULD_OPEN else "opened"
+        detail = f"{detail}; {verb} as a draft: {b.draft_why}"
     return Decision(
         b.repo,
         b.name,
@@ -401,5 +415,5 @@ def _decision(
         url,
         number,
         b.draft,
-        as_draft=b.as_draft and outcome in (Outcome.OPENED, Outcome.WOULD_OPEN),
+        as_draft=as_draft,
     )

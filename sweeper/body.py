@@ -141,6 +141,8 @@ class BodyInput:
     reviewers: Sequence[Task]
     # A draft for a review that requested changes: findings first, and `Refs`, not `Fixes`.
     draft: bool = False
+    # Reviewer escalation (`escalate-N-j`): listed in the verdict table, marked advisory.
+    advisory: Sequence[Task] = ()
 
 
 def render_body(info: BodyInput) -> str:
@@ -165,25 +167,49 @@ def _provenance(info: BodyInput) -> str:
             f"Opened as a draft by foreman-pr-sweeper for {where}: the gate passed, but "
             "review requested changes. It does not close the issue."
         )
+    if not info.reviewers:
+        # Foreman opens no PR for a Workload without reviewers; the sweeper does, and
+        # must not claim a review that never happened.
+        return (
+            f"Opened by foreman-pr-sweeper for {where}. **No reviewer ran**: the Workload "
+            "names no reviewer Agent, so only the coder's GO and the gate's pass vouch for "
+            "this commit."
+        )
     return f"Opened by foreman-pr-sweeper for {where} after review."
 
 
 def _agent_part(info: BodyInput, room: int) -> str:
     """The description, then the findings: each piece sanitised, the whole fitted to room."""
-    description = sanitize(info.coder.summary if info.draft else _agent_text(info), room)
+    description = sanitize(_agent_text(info), room)
     findings = _findings_section(info)
     text = "\n\n".join(part for part in (description, findings) if part)
     return fit(text, room)
 
 
 def _agent_text(info: BodyInput) -> str:
+    """The description, in the order of Foreman's opener (#1776): the final coder's
+    `prBody`, then a reviewer's `prBody`, then the summaries.
+
+    A request-changes draft has no Foreman counterpart. It takes the coder's own words
+    (`prBody`, else its summary) and never a reviewer's: a reviewer's `prBody` was
+    written to describe approved work, and what the reviewers said is in the findings
+    below, under each reviewer's name.
+    """
+    if _text(info.coder.pr_body):
+        return str(info.coder.pr_body)
+    if info.draft:
+        return info.coder.summary
     for review in info.reviewers:
-        if review.pr_body and review.pr_body.strip():
-            return review.pr_body
+        if _text(review.pr_body):
+            return str(review.pr_body)
     for review in info.reviewers:
-        if review.summary.strip():
+        if _text(review.summary):
             return review.summary
     return info.coder.summary
+
+
+def _text(value: str | None) -> bool:
+    return bool(value and value.strip())
 
 
 MAX_FINDINGS_PER_REVIEWER = 50
@@ -384,6 +410,12 @@ def _verdict_table(info: BodyInput) -> str:
         rows.append(f"| {_cell(task.step)} | {_cell(task.verdict)} | {_ref(task)} |")
     for task in info.reviewers:
         rows.append(f"| {_cell(task.step)} | {_cell(task.verdict)} | {_ref(task)} |")
+    # Escalation reviewers, after the base ones, wherever Foreman ran them (it does so
+    # after a final-round NO-GO, so mostly in request-changes drafts): the table records
+    # every verdict on the branch, and "advisory" says this one decided nothing.
+    for task in info.advisory:
+        verdict = _cell(f"{task.verdict or '-'} (advisory)")
+        rows.append(f"| {_cell(task.step)} | {verdict} | advisory, not counted; {_ref(task)} |")
     return "\n".join(rows)
 
 

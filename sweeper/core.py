@@ -64,6 +64,8 @@ class Branch:
     # Opened as a GitHub draft although the review passed: the reviewer Agent's
     # openPullRequestsAsDraft (or --open-as-draft) says so. It still closes the issue.
     as_draft: bool = False
+    # Why it opens as a draft by policy (for the decision's detail); "" when it does not.
+    draft_why: str = ""
 
     @property
     def opens_as_draft(self) -> bool:
@@ -379,7 +381,9 @@ def plan_branch(workload: Workload, tasks: Sequence[Task], policy: Policy) -> Pl
     if failed_gate:
         return skip(Reason.GATE_NOT_PASSED, _verdicts(failed_gate), sha)
     reviewers = tuple(sorted((t for t in final if t.role is Role.REVIEW), key=lambda t: t.step))
-    unreviewed = _unreviewed(workload, repo, name, deciding, reviewers, final_round)
+    unreviewed = _unreviewed(workload, repo, name, deciding, reviewers, final_round) or (
+        _unvouched(workload, deciding, verifiers, reviewers, final_round)
+    )
     if unreviewed:
         return skip(Reason.NOT_REVIEWED, unreviewed, sha)
     not_go = [t for t in reviewers if not _on_target(t, "GO")]
@@ -454,6 +458,36 @@ def _unreviewed(
         return (
             f"{where} has {len(reviewers)} review tasks, though spec.reviewerAgentRefs asks "
             f"for {workload.reviewers_asked}: not reviewed"
+        )
+    return ""
+
+
+def _unvouched(
+    workload: Workload,
+    tasks: Sequence[Task],
+    verifiers: Sequence[Task],
+    reviewers: Sequence[Task],
+    final_round: int,
+) -> str:
+    """Why the final round lacks the gate it needs ("": it has one, or needs none).
+
+    A gate that spec.verifierAgentRef (issue-batch mode) or an earlier round asks for must
+    have run in the final round, as reviewers must. A branch without reviewers needs one
+    whatever the spec says: Foreman opens no PR for it, and the sweeper opens one only
+    once the coder is GO and the gate PASS. With neither gate nor reviewer, nobody but the
+    coder that wrote the code vouched for it.
+    """
+    if verifiers:
+        return ""
+    where = f"round {final_round}" if final_round else "the final round"
+    if workload.pipeline is None and workload.verifier_asked:
+        return f"{where} has no verify task, though spec.verifierAgentRef asks for a gate"
+    if any(t.role is Role.VERIFY for t in tasks):
+        return f"{where} has no verify task, which earlier rounds had: not verified"
+    if not reviewers:
+        return (
+            f"{where} ran no reviewer and no gate: nobody but the coder vouched for the "
+            "commit (a Workload without reviewers needs spec.verifierAgentRef)"
         )
     return ""
 
@@ -539,12 +573,13 @@ def draft_choice(
     """Whether a reviewed branch's PR opens as a draft, as Foreman's opener would: the Agent
     that ran the last review step says (`openPullRequestsAsDraft`); where it cannot say
     (no reviewer, no such Agent, the field unset, Agents unreadable) `default` decides.
-    Returns the choice and a note for the decision's detail ("" for a plain ready PR)."""
+    Returns the choice and why it is a draft ("" for a ready PR), for the decision's detail
+    (in the mood of the act: opened, or would open)."""
     setting = f"--open-as-draft is {'on' if default else 'off'}"
     last = _last_review(branch.reviewers)
     if last is None or not last.agent:
         why = "no reviewer ran" if last is None else f"{last.name} names no Agent"
-        return default, f"opened as a draft: {why}, {setting}" if default else ""
+        return default, f"{why}, {setting}" if default else ""
     if agents is None:
         why = "the reviewer Agents could not be read"
     elif (agent := agents.get(last.agent)) is None:
@@ -554,10 +589,7 @@ def draft_choice(
     else:
         if not agent.draft:
             return False, ""
-        return (
-            True,
-            f"opened as a draft: the reviewer Agent {last.agent} sets openPullRequestsAsDraft",
-        )
+        return True, f"the reviewer Agent {last.agent} sets openPullRequestsAsDraft"
     return default, f"{why}: {setting}" if default else ""
 
 
@@ -704,11 +736,6 @@ def refresh_plan(candidate: Candidate, pull: Pull) -> Refresh | str:
     if mark.edited and not mark_ready:
         return detail
     return Refresh(candidate, pull, not mark.edited, mark_ready, _join(detail, candidate.note))
-
-
-def join_notes(*parts: str) -> str:
-    """Notes joined for a detail, the empty ones left out."""
-    return _join(*parts)
 
 
 def _join(*parts: str) -> str:

@@ -106,6 +106,8 @@ class Workload:
     # spec.reviewerAgentRefs: how many reviewers each round asks for (0: none, a
     # reviewer-less Workload; None: not said).
     reviewers_asked: int | None = None
+    # spec.verifierAgentRef names an Agent: each round has a verify gate (issue-batch mode).
+    verifier_asked: bool = False
     # The operator's opt-out annotation: None, or who set it (from managedFields).
     skipped_by: str | None = None
     # Foreman's CloudReviewersSuppressed condition: some reviewers were left out on purpose.
@@ -327,6 +329,9 @@ def parse_workload(obj: Any) -> Workload:
         issues=_issues(spec.get("issues")),
         pipeline=parse_pipeline(spec.get("pipeline")),
         reviewers_asked=_count(spec.get("reviewerAgentRefs"), "spec.reviewerAgentRefs"),
+        verifier_asked=bool(
+            _opt_str(_get(spec, "verifierAgentRef", "name"), "spec.verifierAgentRef.name", 253)
+        ),
         reviewers_suppressed=_condition(status, "CloudReviewersSuppressed") == "True",
         skipped_by=_skipped_by(meta, annotations.get(SKIP_ANNOTATION)),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from sweeper.core import Candidate, Plan, Policy, draft_choice, join_notes, plan_workload
+from sweeper.core import Candidate, Plan, Policy, draft_choice, plan_workload
 from sweeper.errors import Forbidden, KubeError
 from sweeper.model import Agent, InvalidInput, Workload, parse_agent
 from sweeper.ports import KubePort
@@ -83,10 +83,8 @@ class DraftPolicy:
         if not isinstance(plan, Candidate) or plan.branch.draft:
             return plan
         agents = self._of(item.workload.namespace) if plan.branch.reviewers else None
-        as_draft, note = draft_choice(plan.branch, agents, self.default)
-        return replace(
-            plan, branch=replace(plan.branch, as_draft=as_draft), note=join_notes(plan.note, note)
-        )
+        as_draft, why = draft_choice(plan.branch, agents, self.default)
+        return replace(plan, branch=replace(plan.branch, as_draft=as_draft, draft_why=why))
 
     def _of(self, namespace: str) -> dict[str, Agent] | None:
         if namespace not in self._agents:

@@ -85,7 +85,10 @@ SKIP_MEANINGS: dict[str, str] = {
     Reason.CODER_NOT_ON_TARGET: "the final coder is not Succeeded + GO",
     Reason.NO_COMMIT_SHA: "the final coder recorded no commitSHA: nothing was vouched for",
     Reason.GATE_NOT_PASSED: "a verify task is not GATE-PASS",
-    Reason.NOT_REVIEWED: "the final round lacks a reviewer the spec or earlier rounds ask for",
+    Reason.NOT_REVIEWED: (
+        "the final round lacks a reviewer or gate the spec or earlier rounds ask for, "
+        "or ran neither"
+    ),
     Reason.NO_TASKS: "the spec asks for it but no task covers it; looked at again next run",
     Reason.REVIEW_NOT_GO: "a reviewer of the final round did not say GO",
     Reason.DRAFT_UNSUPPORTED: "GitHub refuses draft PRs on the repository's plan",

@@ -19,6 +19,8 @@ CRDS = Path(__file__).parent / "crds"
 FILES = {
     "Workload": "foreman.llmkube.dev_workloads.yaml",
     "AgenticTask": "foreman.llmkube.dev_agentictasks.yaml",
+    # With spec.openPullRequestsAsDraft added (later Foreman releases): see crds/README.md.
+    "Agent": "foreman.llmkube.dev_agents.yaml",
 }
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from tests.contract.crds import assert_valid, validate
-from tests.fixtures.foreman import ANNOTATION, issue_pipeline, pipeline_step, result, task, workload
+from tests.fixtures.foreman import (
+    ANNOTATION,
+    agent,
+    issue_pipeline,
+    pipeline_step,
+    result,
+    task,
+    workload,
+)
 
 OUTCOMES = ["go", "already-resolved", "gate-failed", "request-changes", "coder-failed"]
 
@@ -28,6 +36,7 @@ def test_issue_pipelines_are_valid(outcome: str, rounds: int, escalation: bool) 
         pull_request_error="x",
         base_branch="develop",
         open_pull_request=True,
+        coder_pr_body="Coder's description.",
     ):
         assert_valid(t)
 
@@ -59,6 +68,7 @@ def test_issue_pipelines_are_valid(outcome: str, rounds: int, escalation: bool) 
             ),
             id="pipeline",
         ),
+        pytest.param(workload("wl", reviewers=0, verifier="gate"), id="reviewer-less"),
         pytest.param(
             task(
                 "wl",
@@ -77,6 +87,21 @@ def test_issue_pipelines_are_valid(outcome: str, rounds: int, escalation: bool) 
 )
 def test_workloads_and_tasks_are_valid(obj: dict[str, Any]) -> None:
     """Workload and task builders produce CRD-valid objects."""
+    assert_valid(obj)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        pytest.param(agent("reviewer"), id="unset"),
+        pytest.param(agent("reviewer", draft=True), id="draft"),
+        pytest.param(agent("reviewer", draft=False), id="ready"),
+        pytest.param(agent("coder", "team-a", role="coder"), id="coder"),
+    ],
+)
+def test_agents_are_valid(obj: dict[str, Any]) -> None:
+    """The Agent builder produces objects the vendored Agent CRD (with the later
+    openPullRequestsAsDraft field) accepts."""
     assert_valid(obj)
 
 
@@ -103,6 +128,14 @@ def _broken(mutate: Any, base: dict[str, Any] | None = None) -> dict[str, Any]:
         pytest.param(_broken(lambda o: o["status"].__setitem__("result", "GO")), id="result-str"),
         pytest.param(_broken(lambda o: o["spec"].pop("intent"), workload("wl")), id="no-intent"),
         pytest.param(_broken(lambda o: o["metadata"].__setitem__("name", "Bad_Name")), id="name"),
+        pytest.param(
+            _broken(lambda o: o["spec"].__setitem__("openPullRequestsAsDraft", "yes"), agent("r")),
+            id="agent-draft-str",
+        ),
+        pytest.param(_broken(lambda o: o["spec"].pop("tools"), agent("r")), id="agent-no-tools"),
+        pytest.param(
+            _broken(lambda o: o["spec"].__setitem__("role", "boss"), agent("r")), id="agent-role"
+        ),
     ],
 )
 def test_the_validator_rejects_what_a_server_would(obj: dict[str, Any]) -> None:
@@ -118,3 +151,4 @@ def test_stand_in_seeds_are_valid_after_server_metadata() -> None:
     for t in issue_pipeline("wl", 1):
         assert_valid(kube.seed(t))
     assert_valid(kube.seed(workload("wl")))
+    assert_valid(kube.seed(agent("reviewer", draft=False)))

@@ -15,8 +15,8 @@ does what a real API server does for:
   declare the `fieldValidation` parameter, so kubectl leaves validation to the server as
   it does against a real one, and with no schemas it builds strategic merge patches from
   its compiled-in types. `/openapi/v2` is 404 (kubectl only wants its protobuf form);
-- Workloads and AgenticTasks (foreman.llmkube.dev/v1alpha1, namespaced, with a status
-  subresource), core/v1 Events, Secrets (`stringData` folded into `data`, `type`
+- Workloads, AgenticTasks and Agents (foreman.llmkube.dev/v1alpha1, namespaced, with a
+  status subresource), core/v1 Events, Secrets (`stringData` folded into `data`, `type`
   defaulted to Opaque and immutable), ServiceAccounts and Pods (read-only: only the Job
   runner of tests/standins/jobs.py makes them; with a `log` subresource), batch/v1
   CronJobs (stored; their schedule never fires and `suspend` is only stored) and Jobs
@@ -299,6 +299,7 @@ ADMISSION_POLICY_BINDINGS = _builtin(
 KINDS = (
     _custom("workloads", "Workload", "wl"),
     _custom("agentictasks", "AgenticTask", "at"),
+    _custom("agents", "Agent", "ag"),
     Kind(
         "",
         "v1",

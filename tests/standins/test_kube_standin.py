@@ -21,9 +21,9 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from sweeper.errors import AlreadyExists, Conflict, Expired, NotFound, Unavailable
+from sweeper.errors import AlreadyExists, Conflict, Expired, Forbidden, NotFound, Unavailable
 from sweeper.kube import Kube, connect
-from tests.fixtures.foreman import issue_pipeline, workload
+from tests.fixtures.foreman import agent, issue_pipeline, workload
 from tests.standins.kube import KubeStandIn
 
 G, V = "foreman.llmkube.dev", "v1alpha1"
@@ -147,8 +147,17 @@ def test_discovery_through_the_official_client(api: client.ApiClient) -> None:
     assert {G, COORD} <= groups
     assert client.CoordinationApi(api).get_api_group().preferred_version.version == "v1"
     foreman = {r.name: r for r in client.CustomObjectsApi(api).get_api_resources(G, V).resources}
-    assert set(foreman) == {"workloads", "workloads/status", "agentictasks", "agentictasks/status"}
+    assert set(foreman) == {
+        "workloads",
+        "workloads/status",
+        "agentictasks",
+        "agentictasks/status",
+        "agents",
+        "agents/status",
+    }
     assert foreman["workloads"].kind == "Workload" and foreman["workloads"].namespaced
+    assert foreman["agents"].kind == "Agent" and foreman["agents"].namespaced
+    assert "ag" in foreman["agents"].short_names
     assert "wl" in foreman["workloads"].short_names
     leases = client.CoordinationV1Api(api).get_api_resources().resources
     assert [r.name for r in leases] == ["leases"]
@@ -876,6 +885,23 @@ def test_adapter_lists_tasks_by_workload_label(kube: KubeStandIn, adapter: Kube)
         "absent": [],
     }
     assert [c.verb for c in kube.calls] == ["list"] * 3  # 8 tasks, 3 a page
+
+
+def test_adapter_lists_a_namespaces_agents_in_one_call(kube: KubeStandIn, adapter: Kube) -> None:
+    """Agents are served (before: 404 NotFound), read by name, one namespace per call; a
+    refused list is the typed Forbidden the draft policy warns about."""
+    kube.seed(agent("reviewer", draft=True))
+    kube.seed(agent("coder", role="coder"))
+    kube.seed(agent("reviewer", "other", draft=False))
+    found = adapter.agents("default")
+    assert sorted(found) == ["coder", "reviewer"]
+    assert found["reviewer"]["spec"]["openPullRequestsAsDraft"] is True
+    assert [(c.verb, c.resource, c.namespace, c.status) for c in kube.calls] == [
+        ("list", "agents", "default", 200)
+    ]
+    kube.inject("GET", r"/namespaces/other/agents$", 403, "Forbidden")
+    with pytest.raises(Forbidden):
+        adapter.agents("other")
 
 
 def test_adapter_expired_is_a_typed_error(kube: KubeStandIn, adapter: Kube) -> None:

@@ -98,7 +98,7 @@ def test_a_reviewer_less_branch_follows_the_setting() -> None:
     assert draft_choice(branch, {}, False) == (False, "")
     assert draft_choice(branch, {}, True) == (
         True,
-        "opened as a draft: no reviewer ran, --open-as-draft is on",
+        "no reviewer ran, --open-as-draft is on",
     )
 
 
@@ -209,3 +209,30 @@ def test_refresh_never_marks_a_policy_draft_ready() -> None:
     assert not isinstance(step, str) and step.mark_ready is False
     ready = refresh_plan(c, pull)
     assert not isinstance(ready, str) and ready.mark_ready is True
+
+
+@pytest.mark.parametrize(
+    ("outcome", "said"),
+    [
+        pytest.param("would-open", "would open as a draft: the reviewer Agent", id="dry-run"),
+        pytest.param("opened", "; opened as a draft: the reviewer Agent", id="opened"),
+        pytest.param("adopted", None, id="adopted"),
+    ],
+)
+def test_the_detail_says_draft_in_the_mood_of_the_act(outcome: str, said: str | None) -> None:
+    """A dry run says it *would* open a draft; an adopted PR was not opened by policy at
+    all (before: every decision of the branch said "opened as a draft")."""
+    from sweeper.acting import _decision
+    from sweeper.outcomes import Outcome, Reason
+
+    kube = FakeKube({"reviewer": agent_obj("reviewer", True)})
+    policy = DraftPolicy(kube, configure("json", stream=io.StringIO()), False)  # type: ignore[arg-type]
+    [item] = policy.apply(planned("wl"))
+    [c] = item.plans
+    assert isinstance(c, Candidate)
+    d = _decision(c, Outcome(outcome), Reason.MISSING_PR, "no PR for this head")
+    if said is None:
+        assert "draft" not in d.detail and not d.as_draft
+    else:
+        assert said in d.detail and d.as_draft
+        assert "sets openPullRequestsAsDraft" in d.detail
