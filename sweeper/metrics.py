@@ -143,7 +143,11 @@ def families(run: RunFacts) -> list[Metric]:
     for (why, reason), count in sorted(run.waiting.items()):
         waiting.add_metric([why, reason], count)
     out.append(waiting)
+    return out + _api_calls(run)
 
+
+def _api_calls(run: RunFacts) -> list[Metric]:
+    """The run's requests to GitHub and Kubernetes, and GitHub's quota per bucket."""
     requests = _gauge(
         "github_requests",
         "GitHub API requests of the last run, by kind (read, write, graphql, auth).",
@@ -152,7 +156,6 @@ def families(run: RunFacts) -> list[Metric]:
     for kind, count in sorted(run.github_requests.items()):
         if kind != "graphql_points":  # points are quota, below
             requests.add_metric([kind], count)
-    out.append(requests)
     labels = ["bucket", "installation"]
     used = _gauge(
         "github_quota_used",
@@ -171,15 +174,12 @@ def families(run: RunFacts) -> list[Metric]:
         for family, value in ((remaining, rate.get("remaining")), (limit, rate.get("limit"))):
             if isinstance(value, int | float):
                 family.add_metric(key, value)
-    out += [used, remaining, limit]
-
     kube = _gauge(
         "kubernetes_requests", "Kubernetes API requests of the last run, by verb.", ["verb"]
     )
     for verb, count in sorted(run.kube_requests.items()):
         kube.add_metric([verb], count)
-    out.append(kube)
-    return out
+    return [requests, used, remaining, limit, kube]
 
 
 class _Facts(Collector):
