@@ -2,20 +2,24 @@
 
 Agent text (the reviewer's PR body or summary, commit subjects, findings) can contain
 closing keywords that would close unrelated issues on merge, @mentions that would page
-people, HTML that hides content, imitations of the sweeper's own marker, unbalanced code
-fences that would swallow everything after them, and sizes GitHub rejects. `sanitize`
-neutralises all of it; only the sweeper's own `Fixes #N` line links an issue.
+people, HTML that hides content, character references that become either once rendered
+(`&#35;`, `&#64;`), link reference definitions that render as nothing, imitations of the
+sweeper's own marker, unbalanced code fences that would swallow everything after them,
+and sizes GitHub rejects. `sanitize` neutralises all of it; only the sweeper's own
+`Fixes #N` line links an issue.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sweeper.blocks import drop_link_definitions, open_fence
 from sweeper.model import Finding, Task
 
 MAX_TITLE = 256
@@ -23,28 +27,42 @@ MAX_BODY = 65_536
 ZWSP = "\u200b"
 MARKER_PREFIX = "foreman-pr-sweeper"
 
-# A closing keyword followed, through punctuation, emphasis or entities, by something that
+# The closing keywords; `*` or `~` inside one (`Fix**es**`) still render as the word.
+_WORDS = ("resolves", "resolved", "resolve", "closes", "closed", "close", "fixes", "fixed", "fix")
+_SPREAD = "|".join("[*~]*".join(word) for word in _WORDS)
+# A closing keyword followed, through punctuation, emphasis or escapes, by something that
 # starts an issue reference: #N, OWNER/REPO#N, an issue URL, GH-N.
 _KEYWORD = re.compile(
-    r"(?<![A-Za-z0-9])(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?![A-Za-z0-9])"
-    r"(?=(?:[\s:*_~\[\]()>`'\"]|&[#\w]{1,10};)*(?:#|[\w.-]+/[\w.-]+#|https?://|gh-\d))",
+    rf"(?<![A-Za-z0-9])(?:{_SPREAD})(?![A-Za-z0-9])"
+    r"(?=(?:[\s:*_~\[\]()>`'\"\\]|&[#\w]{1,10};)*(?:#|[\w.*~-]+/[\w.*~-]+#|https?://|gh-\d))",
     re.I,
 )
-_MENTION = re.compile(r"(?<![A-Za-z0-9_`.-])@(?=[A-Za-z0-9_-])")
+# GitHub takes `@login` after anything but a letter, digit or `_` for a mention: after
+# `.` and `-` too (`.@bob`, `-@acme/security`), and through emphasis (`@**bob**`). An
+# address (`ops@example.com`) keeps its `@`: the character before it is part of a word.
+_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[*~_]*[A-Za-z0-9_-])")
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 _TAG_OPEN = re.compile(r"<(?=[A-Za-z!/?])")
+# An `&` that would start a character reference once rendered (`&#35;`, `&num;`).
+_ENTITY = re.compile(r"&(?=#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
 # Bidirectional overrides and isolates reorder text on screen: a classic way to hide it.
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.M)
 
 
 def sanitize(text: str, limit: int = MAX_BODY) -> str:
-    """Agent text made inert: no issue links, no pings, no hidden or markup-breaking parts."""
+    """Agent text made inert: no issue links, no pings, no hidden or markup-breaking parts.
+
+    Character references are decoded first, so `Fixes &#35;9` and `&#64;alice` are seen
+    as the reader's screen shows them; an `&` that would start one again is escaped.
+    """
+    text = html.unescape(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
     text = _BIDI.sub("", text)
     text = _HTML_COMMENT.sub("", text)
+    text = _ENTITY.sub("&amp;", text)
     text = _TAG_OPEN.sub("&lt;", text)
+    text = drop_link_definitions(text)
     text = _KEYWORD.sub(_break_keyword, text)
     text = _MENTION.sub("@" + ZWSP, text)
     return fit(text.strip(), limit)
@@ -68,20 +86,11 @@ def _break_keyword(match: re.Match[str]) -> str:
 def _close_fences(text: str) -> str:
     """Closes a code fence the agent left open, so the sweeper's lines stay outside it.
 
-    Follows CommonMark: a fence closes only with the same character, at least as long.
+    Follows CommonMark: a fence closes only with the same character, at least as long,
+    and inside its list item, so the closer stands at the opener's indentation.
     """
-    opened: str | None = None
-    for line in text.split("\n"):
-        match = _FENCE.match(line)
-        if match is None:
-            continue
-        run = match.group(1)
-        if opened is None:
-            if not (run[0] == "`" and "`" in line[match.end() :]):
-                opened = run
-        elif run[0] == opened[0] and len(run) >= len(opened) and not line[match.end() :].strip():
-            opened = None
-    return text if opened is None else f"{text}\n{opened}"
+    fence = open_fence(text)
+    return text if fence is None else f"{text}\n{fence.closer()}"
 
 
 def truncate(text: str, limit: int) -> str:
@@ -183,7 +192,9 @@ def _agent_part(info: BodyInput, room: int) -> str:
     description = sanitize(_agent_text(info), room)
     findings = _findings_section(info)
     text = "\n\n".join(part for part in (description, findings) if part)
-    return fit(text, room)
+    # Pieces sanitised apart can form a definition together (a finding's message starts
+    # on its list item's line): judge the structure where the text lands.
+    return fit(drop_link_definitions(text), room)
 
 
 def _agent_text(info: BodyInput) -> str:

@@ -314,7 +314,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     log = configure(settings.log_format, secrets=secrets)
     stop = Stop()
     stop.install()  # PID 1 in a container has no default SIGTERM handler
-    log.info(
+    # Without an allowlist any repository may get PRs: fine on a laptop, a warning in a pod.
+    in_pod = bool(env.get("KUBERNETES_SERVICE_HOST"))
+    first_line = log.warning if in_pod and not settings.allow_repos else log.info
+    first_line(
         "sweep.started",
         version=__version__,
         settings=settings.public(),

@@ -10,7 +10,8 @@ A run that succeeded replaces the whole group (PUT) and sets the last-success ti
 other run replaces only the series it pushes (POST) and pushes no last-success time, so
 the last success survives failed runs: `time() - last_success > 2 * schedule` is the
 alert. A run that found the lock held did nothing: it pushes only the series that say
-so (`last_run_*`), never a success, and leaves the previous run's decisions in place.
+so (`last_run_*`, and whether an allowlist is set), never a success, and leaves the
+previous run's decisions in place.
 `RunFacts` is plain data; `families` turns it into metric families without I/O;
 `Pushgateway` is the thin adapter, whose failures are a warning line, never the run's.
 """
@@ -53,6 +54,8 @@ class RunFacts:
     # The backlog after the run: the oldest waiting Workload's age, and why they wait.
     oldest_pending_age_s: float = 0.0
     waiting: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (why, reason)
+    # A repository allowlist was set (--allow-repo): without one any repository may get PRs.
+    allow_repos_configured: bool = False
 
     @property
     def mode(self) -> str:
@@ -99,6 +102,12 @@ def families(run: RunFacts) -> list[Metric]:
     )
     info.add_metric([run.result, run.version], 1)
     out.append(info)
+    single(
+        "allow_repos_configured",
+        "1 when the last run had a repository allowlist (--allow-repo), 0 when any "
+        "repository could get PRs.",
+        1 if run.allow_repos_configured else 0,
+    )
     if not run.did_work:
         return out
 
@@ -134,7 +143,11 @@ def families(run: RunFacts) -> list[Metric]:
     for (why, reason), count in sorted(run.waiting.items()):
         waiting.add_metric([why, reason], count)
     out.append(waiting)
+    return out + _api_calls(run)
 
+
+def _api_calls(run: RunFacts) -> list[Metric]:
+    """The run's requests to GitHub and Kubernetes, and GitHub's quota per bucket."""
     requests = _gauge(
         "github_requests",
         "GitHub API requests of the last run, by kind (read, write, graphql, auth).",
@@ -143,7 +156,6 @@ def families(run: RunFacts) -> list[Metric]:
     for kind, count in sorted(run.github_requests.items()):
         if kind != "graphql_points":  # points are quota, below
             requests.add_metric([kind], count)
-    out.append(requests)
     labels = ["bucket", "installation"]
     used = _gauge(
         "github_quota_used",
@@ -162,15 +174,12 @@ def families(run: RunFacts) -> list[Metric]:
         for family, value in ((remaining, rate.get("remaining")), (limit, rate.get("limit"))):
             if isinstance(value, int | float):
                 family.add_metric(key, value)
-    out += [used, remaining, limit]
-
     kube = _gauge(
         "kubernetes_requests", "Kubernetes API requests of the last run, by verb.", ["verb"]
     )
     for verb, count in sorted(run.kube_requests.items()):
         kube.add_metric([verb], count)
-    out.append(kube)
-    return out
+    return [requests, used, remaining, limit, kube]
 
 
 class _Facts(Collector):

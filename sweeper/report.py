@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -20,6 +20,47 @@ from sweeper.stopping import exit_code_of
 Log = structlog.typing.FilteringBoundLogger
 
 
+REDACTED = "[redacted]"
+# A secret shorter than this is redacted only where a whole value is the secret: replacing
+# every `x` of a one-letter test token would mangle every line (`Ma[redacted]RetryError`).
+# Real credentials (tokens, JWTs, key lines) are far longer.
+MIN_SECRET_LEN = 8
+# Deeper than this, a value is logged as its text (still redacted): no log line recurses
+# without bound.
+_MAX_DEPTH = 32
+
+
+def _scrub_text(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if len(secret) >= MIN_SECRET_LEN:
+            text = text.replace(secret, REDACTED)
+        elif text == secret:
+            return REDACTED
+    return text
+
+
+def _scrub(value: Any, secrets: Sequence[str], depth: int = 0) -> Any:
+    """`value` with every secret in it redacted, however deep in lists, tuples or dicts."""
+    if isinstance(value, str):
+        return _scrub_text(value, secrets)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth < _MAX_DEPTH and isinstance(value, Mapping):
+        return {
+            _scrub(k, secrets, depth + 1): _scrub(v, secrets, depth + 1) for k, v in value.items()
+        }
+    if depth < _MAX_DEPTH and isinstance(value, list | tuple | set | frozenset):
+        items = [_scrub(v, secrets, depth + 1) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    # Anything else is rendered by its repr (JSON's fallback and the console's alike).
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "[too deep to log]"
+    scrubbed = _scrub_text(text, secrets)
+    return value if scrubbed == text else scrubbed
+
+
 def _redactor(secrets: Sequence[str]) -> structlog.typing.Processor:
     """Defence in depth: no value that reaches the output may contain a secret.
 
@@ -28,15 +69,40 @@ def _redactor(secrets: Sequence[str]) -> structlog.typing.Processor:
 
     def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         live = [s for s in secrets if s]
-        for key, value in event.items():
-            text = value if isinstance(value, str) else None
-            if text and any(s in text for s in live):
-                for secret in live:
-                    text = text.replace(secret, "[redacted]")
-                event[key] = text
-        return event
+        if not live:
+            return event
+        return {_scrub_text(k, live): _scrub(v, live) for k, v in event.items()}
 
     return redact
+
+
+class _Shown:
+    """A string the console shows by its repr: every unprintable character as an escape."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return repr(self.text)
+
+    __str__ = __repr__
+
+
+def _terminal_safe(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Console output only: no string drives the terminal.
+
+    The console renderer prints a plain top-level string raw (a URL carrying `ESC ]8;;`
+    would become a live link, `ESC [2J` would clear the screen), and keys always. A string
+    with anything unprintable (C0 and C1 controls, DEL, bidirectional overrides) is shown
+    by its repr instead, as the renderer already shows strings with spaces and nested
+    values. JSON escapes controls itself.
+    """
+    return {
+        (k if k.isprintable() else repr(k)): (
+            _Shown(v) if isinstance(v, str) and not v.isprintable() else v
+        )
+        for k, v in event.items()
+    }
 
 
 def configure(
@@ -44,17 +110,17 @@ def configure(
 ) -> Log:
     out = stream or sys.stdout
     as_json = log_format == "json" or (log_format == "auto" and not out.isatty())
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer(sort_keys=False)
+    render: list[structlog.typing.Processor] = (
+        [structlog.processors.JSONRenderer(sort_keys=False)]
         if as_json
-        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+        else [_terminal_safe, structlog.dev.ConsoleRenderer(colors=out.isatty())]
     )
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
             _redactor(secrets),
-            renderer,
+            *render,
         ],
         logger_factory=structlog.PrintLoggerFactory(file=out),
         wrapper_class=structlog.make_filtering_bound_logger(0),

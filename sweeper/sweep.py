@@ -215,6 +215,7 @@ def run_facts(
         kube_requests=dict(kube.calls) if kube is not None else {},
         oldest_pending_age_s=summary.backlog.oldest_age_s(datetime.now(UTC)),
         waiting={k: v for k, v in sorted(summary.backlog.counts().items())},
+        allow_repos_configured=bool(settings.allow_repos),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
+from sweeper.budget import Bucket
+from sweeper.metrics import RunFacts, families
 from tests.real.tools import require
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,19 +30,32 @@ CRD = (
 )
 RUNBOOK_BASE = "https://github.com/llmkube/foreman-pr-sweeper/blob/main/README.md#"
 SEVERITIES = {"critical", "warning", "info"}
-# The series the sweeper pushes (sweeper/metrics.py; README, Metrics), as agreed for the
-# rules: every rule reads only these.
-METRICS = {
-    "foreman_pr_sweeper_last_success_timestamp_seconds",
-    "foreman_pr_sweeper_last_run_timestamp_seconds",
-    "foreman_pr_sweeper_last_run_exit_code",
-    "foreman_pr_sweeper_last_run_info",
-    "foreman_pr_sweeper_decisions",
-    "foreman_pr_sweeper_record_failures",
-    "foreman_pr_sweeper_oldest_pending_age_seconds",
-    "foreman_pr_sweeper_waiting_workloads",
-    "foreman_pr_sweeper_allow_repos_configured",
-}
+
+
+def pushed_series() -> set[str]:
+    """Every series name the sweeper pushes, read from what `families()` produces for runs
+    that between them take every path (a success with decisions, quota and backlog; a
+    lock-held run), not from a list kept by hand."""
+    busy = RunFacts(
+        finished_at=1.0,
+        duration_s=1.0,
+        exit_code=0,
+        result="success",
+        dry_run=False,
+        version="0",
+        decisions={("opened", "missing-pr"): 1},
+        workloads={"pending": 1},
+        github_requests={"read": 1},
+        github_rate={Bucket("core"): {"used": 1, "remaining": 1, "limit": 2}},
+        kube_requests={"list": 1},
+        oldest_pending_age_s=1.0,
+        waiting={("deferred", "rate-reserve"): 1},
+        allow_repos_configured=True,
+    )
+    held = replace(busy, result="lock-held", allow_repos_configured=False)
+    return {s.name for run in (busy, held) for family in families(run) for s in family.samples}
+
+
 WANTED = {
     "ForemanPRSweeperNoRecentSuccess",
     "ForemanPRSweeperFailedDecisions",
@@ -48,6 +64,9 @@ WANTED = {
     "ForemanPRSweeperBacklog",
     "ForemanPRSweeperNoAllowlist",
 }
+
+
+PUSHED = pushed_series()
 
 
 def promtool() -> str:
@@ -90,16 +109,42 @@ def test_every_alert_is_tested_firing_and_silent() -> None:
     assert fired == names and silent == names
 
 
+def misread(expr: str) -> list[tuple[str, str]]:
+    """The sweeper series an expression selects that it never pushes, or selects without
+    job="foreman-pr-sweeper" (kept by honor_labels) and mode="sweep" (never a dry run)."""
+    wrong = []
+    for name, matchers in re.findall(r"(foreman_pr_sweeper_\w+)(\{[^}]*\})?", expr):
+        if name not in PUSHED:
+            wrong.append((name, "never pushed"))
+        elif 'job="foreman-pr-sweeper"' not in matchers or 'mode="sweep"' not in matchers:
+            wrong.append((name, "not the schedule's own"))
+    return wrong
+
+
 def test_every_rule_reads_only_the_schedules_own_series() -> None:
-    """Every sweeper series is selected with job="foreman-pr-sweeper" (kept by honor_labels)
-    and mode="sweep" (never a dry run), and is one the sweeper pushes."""
+    """Every sweeper series a rule reads is one the sweeper pushes (as `families()` makes
+    them), selected as the schedule's own."""
     for rule in rules():
-        selectors = re.findall(r"(foreman_pr_sweeper_\w+)(\{[^}]*\})?", rule["expr"])
-        assert selectors, rule["alert"]
-        for name, matchers in selectors:
-            assert name in METRICS, (rule["alert"], name)
-            assert 'job="foreman-pr-sweeper"' in matchers, (rule["alert"], name)
-            assert 'mode="sweep"' in matchers, (rule["alert"], name)
+        assert re.search(r"foreman_pr_sweeper_\w+", rule["expr"]), rule["alert"]
+        assert misread(rule["expr"]) == [], rule["alert"]
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        pytest.param(
+            'max(foreman_pr_sweeper_allow_repo_configured{job="foreman-pr-sweeper", '
+            'mode="sweep"}) == 0',
+            id="a-series-never-pushed",
+        ),
+        pytest.param(
+            "max(foreman_pr_sweeper_allow_repos_configured) == 0", id="without-job-and-mode"
+        ),
+    ],
+)
+def test_a_rule_reading_the_wrong_series_is_caught(expr: str) -> None:
+    """The check is not vacuous: a misspelt series or a dry run's are refused."""
+    assert misread(expr)
 
 
 def test_no_rule_takes_a_clean_exit_for_a_success() -> None:

@@ -208,3 +208,33 @@ def test_a_run_aborted_by_the_cluster_is_pushed_and_closed(
     assert got['foreman_pr_sweeper_last_run_info{result="aborted",version="0.1.0"}'] == 1
     assert got["foreman_pr_sweeper_last_run_exit_code"] == 1
     assert "foreman_pr_sweeper_last_success_timestamp_seconds" not in got
+
+
+def test_a_pod_without_an_allowlist_warns_first_and_the_alert_can_see_it(
+    world: World, gateway: Pushgateway
+) -> None:
+    """In a pod (KUBERNETES_SERVICE_HOST set) without --allow-repo, the first line is a
+    warning and the gauge the NoAllowlist alert reads is 0; with one it is info and 1."""
+    world.simple(issues=[1])
+    pod = {"KUBERNETES_SERVICE_HOST": "10.96.0.1"}
+    bare = world.sweep("--pushgateway-url", gateway.url, "--dry-run", **pod)
+    assert bare.code == 0
+    first = bare.lines[0]
+    assert (first["event"], first["level"]) == ("sweep.started", "warning")
+    assert first["warning"] == "no --allow-repo: any repository may get PRs"
+    assert gateway.series(**DRY)["foreman_pr_sweeper_allow_repos_configured"] == 0
+
+    guarded = world.sweep("--pushgateway-url", gateway.url, "--allow-repo", "acme/*", **pod)
+    assert guarded.code == 0 and world.pulls()
+    assert (guarded.lines[0]["event"], guarded.lines[0]["level"]) == ("sweep.started", "info")
+    assert "warning" not in guarded.lines[0]
+    assert gateway.series(**SWEEP)["foreman_pr_sweeper_allow_repos_configured"] == 1
+
+
+def test_a_local_run_without_an_allowlist_is_not_a_warning(world: World) -> None:
+    """Outside a pod the permissive default is for local use: the first line stays info,
+    and still says that any repository may get PRs."""
+    world.simple(issues=[1])
+    run = world.sweep("--dry-run")
+    assert (run.lines[0]["event"], run.lines[0]["level"]) == ("sweep.started", "info")
+    assert "warning" in run.lines[0]

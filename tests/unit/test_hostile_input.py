@@ -294,11 +294,12 @@ def test_decision_never_raises_on_any_field_value(
         assert isinstance(p, Candidate | Decision)
 
 
-# GitHub mentions: `@` not glued to a preceding word (an address), then a login.
-MENTION_LIVE = re.compile(r"(?<![A-Za-z0-9_`.-])@(?=[A-Za-z0-9_-])")
+# GitHub mentions: `@` after anything but a letter, digit or `_` (so `.@bob` too; an
+# address's `@` follows a word), then a login.
+MENTION_LIVE = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9_-])")
 CLOSING_LIVE = re.compile(
     r"(?i)(?<![a-z0-9])(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?![a-z0-9])\s*:?\s*"
-    r"(?:#\d|[\w.-]+/[\w.-]+#\d|https?://)"
+    r"(?:#\d|[\w.-]+/[\w.-]+#\d|https?://|gh-\d)"
 )
 
 
@@ -325,6 +326,9 @@ def test_sanitizer_output_is_always_inert(text: str) -> None:
                 "acme/w#3",
                 "@bob",
                 "@org/team",
+                ".",
+                "-",
+                "GH-4",
                 " ",
                 "\n",
                 "<!--",

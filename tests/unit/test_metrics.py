@@ -94,7 +94,16 @@ def test_a_lock_held_run_is_no_success_and_keeps_the_failures_it_did_not_see() -
         "foreman_pr_sweeper_last_run_exit_code",
         "foreman_pr_sweeper_last_run_duration_seconds",
         "foreman_pr_sweeper_last_run_info",
+        "foreman_pr_sweeper_allow_repos_configured",
     }
+
+
+@pytest.mark.parametrize("result", ["success", "failed", "lock-held", "config-error"])
+def test_every_run_says_whether_an_allowlist_is_set(result: str) -> None:
+    """The NoAllowlist alert reads this gauge: 1 with --allow-repo, 0 without, every run."""
+    for configured, value in ((True, 1), (False, 0)):
+        run = RunFacts(1.0, 1.0, 0, result, False, "0.1.0", allow_repos_configured=configured)
+        assert samples(run)["foreman_pr_sweeper_allow_repos_configured"] == value
 
 
 def test_a_dry_run_is_its_own_group() -> None:
