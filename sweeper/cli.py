@@ -9,10 +9,11 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TextIO, cast
 
 from sweeper import __version__
-from sweeper.errors import KubeError
+from sweeper.errors import Forbidden, KubeError
 from sweeper.flags import Done, UsageError, read_raw, refusal_format
 from sweeper.github import GitHub, GitHubError, Transient, Unauthorized
 from sweeper.metrics import Metrics, Pushgateway
@@ -169,7 +170,7 @@ def _run(settings: Settings, raw: Raw, log: Log, stop: Stop, secrets: list[str])
     try:
         try:
             kube = connect(raw.kubeconfig.value)
-            kube.check(settings.namespaces)
+            settings = _usable_namespaces(settings, kube.check(settings.namespaces), log)
             github.check_token()
         except (KubeError, GitHubError) as err:  # RateLimited and Unauthorized among them
             source = _source_of(err, raw)
@@ -183,8 +184,38 @@ def _run(settings: Settings, raw: Raw, log: Log, stop: Stop, secrets: list[str])
         github.close()
 
 
+class NoNamespace(Forbidden):
+    """Every namespace named may not be read: nothing could be swept."""
+
+    source = "flag --namespace"
+
+
+def _usable_namespaces(settings: Settings, problems: Mapping[str, KubeError], log: Log) -> Settings:
+    """Warns about each named namespace that cannot be swept. One that does not exist
+    stays in scope (listing it finds nothing; it may exist by the next run); one the
+    sweeper may not read is left out, else the pass would stop at its listing. When none
+    is left, the run is refused: an empty scope would mean every namespace."""
+    for namespace, err in problems.items():
+        missing = not isinstance(err, Forbidden)
+        log.warning(
+            "sweep.namespace_unusable",
+            namespace=namespace,
+            reason="namespace-not-found" if missing else "namespace-forbidden",
+            detail=f"namespace {namespace} does not exist: no Workload there to sweep"
+            if missing
+            else f"the sweeper may not list Workloads in namespace {namespace}, so it is "
+            f"left out of this run: {err}",
+        )
+    kept = tuple(ns for ns in settings.namespaces if not isinstance(problems.get(ns), Forbidden))
+    if settings.namespaces and not kept:
+        raise NoNamespace(f"none of the namespaces named may be read: {', '.join(problems)}")
+    return replace(settings, namespaces=kept)
+
+
 def _source_of(err: Exception, raw: Raw) -> str:
     """Where the refused cluster or GitHub setting came from."""
+    if isinstance(err, NoNamespace):
+        return raw.namespaces.where
     if isinstance(err, KubeError):
         if raw.kubeconfig.value:
             return raw.kubeconfig.where

@@ -132,6 +132,9 @@ def test_main_reports_an_unreachable_cluster(
     assert code == 2
     assert '"reason": "cluster"' in lines[-2] and '"event": "sweep.config_error"' in lines[-2]
     assert '"event": "sweep.finished"' in lines[-1] and '"result": "config-error"' in lines[-1]
+    # What was tried and why it failed (it said "list workloads: MaxRetryError").
+    assert "cannot reach the cluster at http://127.0.0.1:9: connection refused" in lines[-2]
+    assert '"source": "flag --kubeconfig"' in lines[-2]
 
 
 def test_drafts_and_notify_from_flags_and_environment() -> None:
