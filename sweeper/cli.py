@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         else:
             code = sweep(args, env)
         sys.stdout.flush()  # a closed pipe shows here, while it can still be handled
-    except BrokenPipeError:  # --help, --version or a report whose reader went away
+    except BrokenPipeError:  # a report whose reader went away (argparse swallows its own)
         discard_stdout()
     return code
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,26 @@ def test_a_closed_stdout_swallows_the_log_not_the_run() -> None:
     assert out.write("one line\n") == len("one line\n")
     out.flush()
     assert out.gone and out.write("next\n") == len("next\n") and not out.isatty()
+
+
+def test_report_on_a_terminal_says_how_to_use_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """`report` with no FILE and a terminal as input waited silently: now usage, exit 2."""
+    from sweeper.readout import main as report
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert report([], Terminal(), io.StringIO()) == 2
+    assert "usage: foreman-pr-sweeper report [FILE]" in capsys.readouterr().err
+
+
+def test_report_reads_an_explicit_dash_even_from_a_terminal(tmp_path: Path) -> None:
+    """`report -` is asked for: it reads standard input, terminal or not."""
+    from sweeper.readout import main as report
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert report(["-"], Terminal(""), io.StringIO()) == 2  # read, and found no run
