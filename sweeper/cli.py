@@ -1,290 +1,99 @@
-"""Command line: flags (each with an environment variable; flags win), checks, one pass."""
+"""Command line: the sweeper's command (settings, start-up checks, one pass) and `report`.
+
+The flags and their variables are in sweeper/flags.py.
+"""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TextIO, cast
 
 from sweeper import __version__
-from sweeper.errors import KubeError
-from sweeper.github import GitHub, GitHubError, Unauthorized
+from sweeper.errors import Forbidden, KubeError
+from sweeper.flags import Done, UsageError, read_raw, refusal_format
+from sweeper.github import GitHub, GitHubError, Transient, Unauthorized
 from sweeper.metrics import Metrics, Pushgateway
 from sweeper.ports import KubePort
-from sweeper.report import Summary, configure
-from sweeper.settings import ConfigError, Settings, build
+from sweeper.report import Log, Summary, configure
+from sweeper.settings import ConfigError, Raw, Settings, build
 from sweeper.stopping import Stop
 from sweeper.sweep import finish, run_sweep
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-
-DESCRIPTION = """\
-Open the missing pull requests of Completed LLMKube Foreman Workloads, exactly once.
-
-Lists Completed Workloads without a recorded PR, matches each issue to its reviewed,
-pushed branch, and opens every missing PR in one idempotent pass; records each PR in
-the annotation pr-sweeper.foreman.llmkube.dev/pull-requests and as an Event. A PR the
-sweeper wrote for an older review of its branch is refreshed, not duplicated; with
---draft-on-request-changes, a review that requested changes gets a draft PR.
+# What a refused command line gets on stderr: the JSON line on stdout says what was wrong.
+USAGE_HINT = """usage: foreman-pr-sweeper [OPTIONS] | foreman-pr-sweeper report [FILE]
+foreman-pr-sweeper --help lists every flag and its variable
 """
-
-EPILOG = """\
-environment: every flag has a variable (shown in brackets); flags win.
-  GITHUB_TOKEN holds the token unless --github-token-file is given.
-  Cluster access: in-cluster config inside a pod, else KUBECONFIG or ~/.kube/config.
-
-trusted: a task counts only when its controller ownerReference carries the Workload's
-  uid, and a branch only when it is what the Workload asked for (spec.repo and
-  spec.issues, or a step of spec.pipeline); anything else is skipped invalid-input.
-
-GitHub reads: batched GraphQL queries (about one point per 100 branches, from GraphQL's own
-  quota); REST for writes, and for reads when the token may not use GraphQL (a warning says so).
-
-notify: review requests and labels apply to PRs the sweeper opens; a failure there is a
-  warning on the decision line (field "warnings"), never a failed PR.
-
-metrics: with --pushgateway-url every run (dry runs and exit-2 runs too) pushes gauges of
-  its results before its last line, sweep.finished; an unreachable gateway is a warning
-  line (metrics.push_failed), never another exit code.
-
-report: `foreman-pr-sweeper report [FILE] [--format text|markdown]` reads a run's log
-  (FILE, or standard input) and prints what an operator reads: `report --help`.
-
-exit codes:
-  0  the pass ran and nothing failed (also: another run holds the lock)
-  1  the pass ran and at least one item failed; the rest still ran
-  2  configuration, authentication or cluster error before the pass; nothing was done
-"""
-
-
-def _env_list(env: Mapping[str, str], name: str) -> list[str]:
-    return [v.strip() for v in env.get(name, "").split(",") if v.strip()]
-
-
-def _env_bool(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="foreman-pr-sweeper",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add = p.add_argument
-    add(
-        "--namespace",
-        action="append",
-        metavar="NS",
-        dest="namespaces",
-        help="namespace to sweep; repeatable; default all [SWEEPER_NAMESPACES, comma-separated]",
-    )
-    add(
-        "--selector",
-        default=env.get("SWEEPER_SELECTOR"),
-        help="label selector on Workloads [SWEEPER_SELECTOR]",
-    )
-    add(
-        "--github-token-file",
-        metavar="PATH",
-        default=env.get("GITHUB_TOKEN_FILE"),
-        help="file holding the GitHub token, e.g. a mounted Secret [GITHUB_TOKEN_FILE]",
-    )
-    add(
-        "--github-app-id",
-        metavar="ID",
-        default=env.get("GITHUB_APP_ID"),
-        help="authenticate as this GitHub App (its App ID or client ID) instead of a token "
-        "[GITHUB_APP_ID]",
-    )
-    add(
-        "--github-app-private-key-file",
-        metavar="PATH",
-        default=env.get("GITHUB_APP_PRIVATE_KEY_FILE"),
-        help="the App's private key (PEM), e.g. a mounted Secret [GITHUB_APP_PRIVATE_KEY_FILE]",
-    )
-    add(
-        "--github-app-installation-id",
-        metavar="ID",
-        default=env.get("GITHUB_APP_INSTALLATION_ID"),
-        help="use this one installation for every repository (default: each repository "
-        "owner's own) [GITHUB_APP_INSTALLATION_ID]",
-    )
-    add(
-        "--github-api-url",
-        metavar="URL",
-        default=env.get("GITHUB_API_URL", "https://api.github.com"),
-        help="GitHub API root; GitHub Enterprise: https://HOST/api/v3 [GITHUB_API_URL]",
-    )
-    add(
-        "--dry-run",
-        action="store_true",
-        default=_env_bool(env, "SWEEPER_DRY_RUN"),
-        help="decide and report everything, write nothing anywhere [SWEEPER_DRY_RUN=true]",
-    )
-    add(
-        "--min-age",
-        metavar="DURATION",
-        default=env.get("SWEEPER_MIN_AGE", "10m"),
-        help="skip Workloads completed less than this ago, e.g. 10m, 1h30m (default 10m) "
-        "[SWEEPER_MIN_AGE]",
-    )
-    add(
-        "--head-owner",
-        metavar="OWNER",
-        default=env.get("SWEEPER_HEAD_OWNER"),
-        help="owner of the fork coders push to; PR heads become OWNER:branch [SWEEPER_HEAD_OWNER]",
-    )
-    add(
-        "--allow-repo",
-        action="append",
-        metavar="OWNER/NAME",
-        dest="allow_repos",
-        help="only open PRs on these repositories (OWNER/NAME or OWNER/*); repeatable; "
-        "default any [SWEEPER_ALLOW_REPOS, comma-separated]",
-    )
-    add(
-        "--draft-on-request-changes",
-        action="store_true",
-        default=_env_bool(env, "SWEEPER_DRAFT_ON_REQUEST_CHANGES"),
-        help="also read Failed Workloads: a branch whose gate passed but whose review "
-        "requested changes gets a draft PR with the findings, linking the issue without "
-        "closing it [SWEEPER_DRAFT_ON_REQUEST_CHANGES=true]",
-    )
-    add(
-        "--reviewer",
-        action="append",
-        metavar="LOGIN",
-        dest="reviewers",
-        help="request a review from this user on every PR the sweeper opens; repeatable "
-        "[SWEEPER_REVIEWERS, comma-separated]",
-    )
-    add(
-        "--team-reviewer",
-        action="append",
-        metavar="ORG/TEAM",
-        dest="team_reviewers",
-        help="request a review from this team (on repositories owned by ORG); repeatable "
-        "[SWEEPER_TEAM_REVIEWERS, comma-separated]",
-    )
-    add(
-        "--label",
-        action="append",
-        metavar="NAME",
-        dest="labels",
-        help="add this label to every PR the sweeper opens; repeatable [SWEEPER_LABELS, "
-        "comma-separated]",
-    )
-    add(
-        "--write-interval",
-        type=float,
-        metavar="SECONDS",
-        default=float(env.get("SWEEPER_WRITE_INTERVAL", "1.0")),
-        help="pause between GitHub writes (default 1.0) [SWEEPER_WRITE_INTERVAL]",
-    )
-    add(
-        "--max-create",
-        type=int,
-        metavar="N",
-        default=int(env.get("SWEEPER_MAX_CREATE", "50")),
-        help="PRs to open at most per run; the rest are deferred (default 50) [SWEEPER_MAX_CREATE]",
-    )
-    add(
-        "--rate-reserve",
-        metavar="N|N%",
-        default=env.get("SWEEPER_RATE_RESERVE", "20%"),
-        help="leave at least this much of each GitHub rate-limit bucket (REST and GraphQL) "
-        "to others sharing the token: a share of its limit or a count; 0 turns it off "
-        "(default 20%%) [SWEEPER_RATE_RESERVE]",
-    )
-    add(
-        "--pushgateway-url",
-        metavar="URL",
-        default=env.get("SWEEPER_PUSHGATEWAY_URL") or None,
-        help="push the run's metrics to this Prometheus Pushgateway at the end of every run, "
-        "under job foreman-pr-sweeper (default: off) [SWEEPER_PUSHGATEWAY_URL]",
-    )
-    add(
-        "--page-size",
-        type=int,
-        metavar="N",
-        default=int(env.get("SWEEPER_PAGE_SIZE", "500")),
-        help="Workloads per list call (default 500) [SWEEPER_PAGE_SIZE]",
-    )
-    add(
-        "--lock-namespace",
-        metavar="NS",
-        default=env.get("SWEEPER_LOCK_NAMESPACE"),
-        help="namespace of the run-lock Lease (default: the pod's namespace, else default) "
-        "[SWEEPER_LOCK_NAMESPACE]",
-    )
-    add(
-        "--lock-name",
-        metavar="NAME",
-        default=env.get("SWEEPER_LOCK_NAME", "foreman-pr-sweeper"),
-        help="name of the run-lock Lease (default foreman-pr-sweeper) [SWEEPER_LOCK_NAME]",
-    )
-    add(
-        "--no-lock",
-        action="store_true",
-        default=_env_bool(env, "SWEEPER_NO_LOCK"),
-        help="do not take the run lock (only when nothing else can run at once) "
-        "[SWEEPER_NO_LOCK=true]",
-    )
-    add(
-        "--kubeconfig",
-        metavar="PATH",
-        default=env.get("KUBECONFIG") or None,
-        help="kubeconfig file (default: in-cluster, else ~/.kube/config) [KUBECONFIG]",
-    )
-    add(
-        "--log-format",
-        choices=("auto", "json", "console"),
-        default=env.get("SWEEPER_LOG_FORMAT", "auto"),
-        help="auto: JSON unless stdout is a terminal [SWEEPER_LOG_FORMAT]",
-    )
-    add("--version", action="version", version=f"%(prog)s {__version__}")
-    return p
 
 
 def settings_from(
     argv: Sequence[str] | None, env: Mapping[str, str]
 ) -> tuple[Settings, str | None]:
-    try:
-        args = parser(env).parse_args(argv)
-    except ValueError as err:  # a malformed numeric environment variable
-        raise ConfigError(f"bad environment value: {err}") from None
-    settings = build(
-        namespaces=args.namespaces or _env_list(env, "SWEEPER_NAMESPACES"),
-        selector=args.selector,
-        github_api_url=args.github_api_url,
-        token_file=args.github_token_file,
-        dry_run=args.dry_run,
-        min_age=args.min_age,
-        head_owner=args.head_owner,
-        allow_repos=args.allow_repos or _env_list(env, "SWEEPER_ALLOW_REPOS"),
-        log_format=args.log_format,
-        write_interval_s=args.write_interval,
-        max_create=args.max_create,
-        page_size=args.page_size,
-        lock_namespace=args.lock_namespace,
-        lock_name=args.lock_name,
-        use_lock=not args.no_lock,
-        draft_on_request_changes=args.draft_on_request_changes,
-        reviewers=args.reviewers or _env_list(env, "SWEEPER_REVIEWERS"),
-        team_reviewers=args.team_reviewers or _env_list(env, "SWEEPER_TEAM_REVIEWERS"),
-        labels=args.labels or _env_list(env, "SWEEPER_LABELS"),
-        rate_reserve=args.rate_reserve,
-        app_id=args.github_app_id,
-        app_key_file=args.github_app_private_key_file,
-        app_installation_id=args.github_app_installation_id,
-        pushgateway_url=args.pushgateway_url,
-        env=env,
+    """The run's settings and its kubeconfig (None: in-cluster or ~/.kube/config)."""
+    raw = read_raw(sys.argv[1:] if argv is None else argv, env)
+    return build(raw), raw.kubeconfig.value
+
+
+def _refuse(err: ConfigError, argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> int:
+    """A start-up refusal: one sweep.config_error line, a short usage hint for a command
+    line argparse could not read, exit code 2."""
+    token = env.get("GITHUB_TOKEN", "").strip()  # in case it was pasted as an argument too
+    log = configure(
+        refusal_format(argv, env), secrets=[token] if len(token) > 7 else [], stream=out
     )
-    return settings, args.kubeconfig
+    log.error("sweep.config_error", reason=err.reason, source=err.source, detail=str(err))
+    if isinstance(err, UsageError):
+        sys.stderr.write(USAGE_HINT)
+    return EXIT_CONFIG
+
+
+class Output:
+    """stdout for the log lines. A reader that goes away (`| head`, a closed pipe) loses
+    the rest of the log but never stops the run: a pass cut between a write and its record
+    leaves work half done, while the annotations, Events and metrics it writes are the
+    durable account and the log only a copy. So the run goes on to its end and its usual
+    exit code; the lines go to /dev/null (Python's documented recipe, which also keeps the
+    interpreter's last flush from failing). To stop a run, send SIGTERM or SIGINT."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.gone = False
+
+    def isatty(self) -> bool:
+        return not self.gone and self.stream.isatty()
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                self.stream.write(text)
+            except BrokenPipeError:
+                self._lost()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._lost()
+
+    def _lost(self) -> None:
+        self.gone = True
+        discard_stdout()
+
+
+def discard_stdout() -> None:
+    """Points fd 1 at /dev/null, so what is still buffered for a closed pipe goes nowhere."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture stdout)
+        pass
 
 
 def _refusal(err: Exception) -> str:
@@ -297,21 +106,35 @@ def _refusal(err: Exception) -> str:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     args = sys.argv[1:] if argv is None else list(argv)
-    if args[:1] == ["report"]:
-        from sweeper.readout import main as report  # reads a log; needs no cluster or token
-
-        return report(args[1:], sys.stdin, sys.stdout)
+    code = EXIT_OK
     try:
-        settings, kubeconfig = settings_from(argv, env)
+        if args[:1] == ["report"]:
+            from sweeper.readout import main as report  # reads a log; needs no cluster or token
+
+            code = report(args[1:], sys.stdin, sys.stdout)
+        else:
+            code = sweep(args, env)
+        sys.stdout.flush()  # a closed pipe shows here, while it can still be handled
+    except BrokenPipeError:  # a report whose reader went away (argparse swallows its own)
+        discard_stdout()
+    return code
+
+
+def sweep(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    """The sweeper's own command: settings, start-up checks, one pass."""
+    out = cast(TextIO, Output(sys.stdout))
+    try:
+        raw = read_raw(argv, env)
+        settings = build(raw)
     except ConfigError as err:
-        log = configure(env.get("SWEEPER_LOG_FORMAT", "auto"))
-        log.error("sweep.config_error", reason="config", detail=str(err))
-        return EXIT_CONFIG
+        return _refuse(err, argv, env, out)
+    except Done as done:
+        return done.code
     # The token, the key's lines, and every JWT and installation token minted later.
     secrets: list[str] = [settings.github_token]
     if settings.app is not None:
         secrets += [line for line in settings.app.private_key.splitlines() if len(line) > 16]
-    log = configure(settings.log_format, secrets=secrets)
+    log = configure(settings.log_format, secrets=secrets, stream=out)
     stop = Stop()
     stop.install()  # PID 1 in a container has no default SIGTERM handler
     # Without an allowlist any repository may get PRs: fine on a laptop, a warning in a pod.
@@ -327,6 +150,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             else {"warning": "no --allow-repo: any repository may get PRs"}
         ),
     )
+    return _run(settings, raw, log, stop, secrets)
+
+
+def _run(settings: Settings, raw: Raw, log: Log, stop: Stop, secrets: list[str]) -> int:
     from sweeper.kube import connect  # the client is slow to import; --help never needs it
 
     started = time.monotonic()
@@ -345,11 +172,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     kube: KubePort | None = None
     try:
         try:
-            kube = connect(kubeconfig)
-            kube.check(settings.namespaces)
+            kube = connect(raw.kubeconfig.value)
+            settings = _usable_namespaces(settings, kube.check(settings.namespaces), log)
             github.check_token()
         except (KubeError, GitHubError) as err:  # RateLimited and Unauthorized among them
-            log.error("sweep.config_error", reason=_refusal(err), detail=str(err))
+            source = _source_of(err, raw)
+            log.error("sweep.config_error", reason=_refusal(err), source=source, detail=str(err))
             summary = Summary(config_error=str(err))
             duration_s = round(time.monotonic() - started, 3)
             finish(settings, summary, github, kube, log, metrics, duration_s)
@@ -359,5 +187,46 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         github.close()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+class NoNamespace(Forbidden):
+    """Every namespace named may not be read: nothing could be swept."""
+
+    source = "flag --namespace"
+
+
+def _usable_namespaces(settings: Settings, problems: Mapping[str, KubeError], log: Log) -> Settings:
+    """Warns about each named namespace that cannot be swept. One that does not exist
+    stays in scope (listing it finds nothing; it may exist by the next run); one the
+    sweeper may not read is left out, else the pass would stop at its listing. When none
+    is left, the run is refused: an empty scope would mean every namespace."""
+    for namespace, err in problems.items():
+        missing = not isinstance(err, Forbidden)
+        log.warning(
+            "sweep.namespace_unusable",
+            namespace=namespace,
+            reason="namespace-not-found" if missing else "namespace-forbidden",
+            detail=f"namespace {namespace} does not exist: no Workload there to sweep"
+            if missing
+            else f"the sweeper may not list Workloads in namespace {namespace}, so it is "
+            f"left out of this run: {err}",
+        )
+    kept = tuple(ns for ns in settings.namespaces if not isinstance(problems.get(ns), Forbidden))
+    if settings.namespaces and not kept:
+        raise NoNamespace(f"none of the namespaces named may be read: {', '.join(problems)}")
+    return replace(settings, namespaces=kept)
+
+
+def _source_of(err: Exception, raw: Raw) -> str:
+    """Where the refused cluster or GitHub setting came from."""
+    if isinstance(err, NoNamespace):
+        return raw.namespaces.where
+    if isinstance(err, KubeError):
+        if raw.kubeconfig.value:
+            return raw.kubeconfig.where
+        in_pod = os.environ.get("KUBERNETES_SERVICE_HOST")
+        return "in-cluster config" if in_pod else "file ~/.kube/config"
+    if isinstance(err, Transient):
+        return raw.github_api_url.where
+    for given in (raw.github_app_id, raw.github_token_file):
+        if given.value:
+            return given.where
+    return raw.github_token.where

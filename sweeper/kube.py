@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any, TypeVar, cast
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
@@ -50,14 +51,22 @@ T = TypeVar("T")
 
 def connect(kubeconfig: str | None = None, timeout_s: float = 30.0) -> Kube:
     """In-cluster config inside a pod, else KUBECONFIG or ~/.kube/config."""
-    try:
-        if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        try:
             config.load_incluster_config()  # type: ignore[no-untyped-call]
-            api = client.ApiClient()
-        else:
-            api = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-    except (ConfigException, OSError, ValueError, TypeError) as err:
-        raise KubeError(f"no usable cluster configuration: {err}") from None
+        except (ConfigException, OSError, ValueError, TypeError) as err:
+            raise KubeError(f"in-cluster configuration failed: {err}") from None
+        return Kube(client.ApiClient(), timeout_s)
+    where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+    paths = [os.path.expanduser(p) for p in where.split(os.pathsep) if p]
+    if not any(os.path.isfile(p) for p in paths):
+        pod = "" if kubeconfig else " (and KUBERNETES_SERVICE_HOST is unset: not in a pod)"
+        raise KubeError(f"no kubeconfig at {where}: no such file{pod}")
+    try:
+        api = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    except (ConfigException, OSError, ValueError, TypeError, KeyError, yaml.YAMLError) as err:
+        why = " ".join(str(err).split())[:300]
+        raise KubeError(f"kubeconfig {where} is not usable: {why}") from None
     return Kube(api, timeout_s)
 
 
@@ -79,7 +88,31 @@ def _error(err: Exception, what: str) -> KubeError:
         }
         cls = kind.get(status, Unavailable if status >= 500 or status == 429 else KubeError)
         return cls(f"{what}: {status} {reason or message}"[:500], status, reason)
-    return Unavailable(f"{what}: {type(err).__name__}")
+    return Unavailable(_unreachable(err, what))
+
+
+def _unreachable(err: Exception, what: str) -> str:
+    """What was tried and why it failed, in words: "cannot reach the cluster at
+    https://127.0.0.1:1: connection refused (list workloads)"."""
+    pool = getattr(err, "pool", None)
+    where = f" at {pool.scheme}://{pool.host}:{pool.port}" if pool is not None else ""
+    cause: BaseException | None = err
+    while isinstance(cause, urllib3.exceptions.MaxRetryError) and cause.reason is not None:
+        cause = cause.reason  # the last attempt's failure
+    why = type(cause).__name__
+    if isinstance(cause, urllib3.exceptions.SSLError):
+        why = f"TLS failed: {cause}"[:200]
+    elif isinstance(cause, urllib3.exceptions.TimeoutError) and not isinstance(
+        cause,
+        urllib3.exceptions.NewConnectionError,  # a subclass, for history's sake
+    ):
+        why = "timed out"
+    else:  # the socket's own words: "connection refused", "name or service not known"
+        while cause is not None and not (isinstance(cause, OSError) and cause.strerror):
+            cause = cause.__cause__ or cause.__context__
+        if isinstance(cause, OSError) and cause.strerror:
+            why = cause.strerror[:1].lower() + cause.strerror[1:]
+    return f"cannot reach the cluster{where}: {why} ({what})"
 
 
 def now_micro() -> str:
@@ -109,11 +142,35 @@ class Kube:
 
     # ------------------------------------------------------------ workloads and tasks
 
-    def check(self, namespaces: tuple[str, ...]) -> None:
-        """One cheap list per scope: the cluster answers and lets us read Workloads."""
+    def check(self, namespaces: tuple[str, ...]) -> dict[str, KubeError]:
+        """The cluster answers and lets us read Workloads: one cheap list per scope, after
+        one GET of each named Namespace. Returns the named ones that cannot be swept (NotFound:
+        no such namespace; Forbidden: its Workloads may not be listed); anything else raises."""
+        problems: dict[str, KubeError] = {}
         for namespace in namespaces or (None,):
             kwargs: dict[str, Any] = {"limit": 1, "_request_timeout": self._timeout}
-            self._do("list workloads", partial(self._list, "workloads", namespace, kwargs), True)
+            try:
+                if namespace is not None:
+                    self._do("get namespaces", partial(self._namespace, namespace), True)
+            except NotFound as err:
+                problems[str(namespace)] = err
+                continue
+            try:
+                self._do(
+                    "list workloads", partial(self._list, "workloads", namespace, kwargs), True
+                )
+            except Forbidden as err:
+                if namespace is None:
+                    raise
+                problems[namespace] = err
+        return problems
+
+    def _namespace(self, name: str) -> None:
+        try:
+            self._core.read_namespace(name, _request_timeout=self._timeout)
+        except ApiException as err:
+            if err.status != 403:  # may not get Namespaces: the list below still tells
+                raise
 
     def workload_pages(
         self, namespaces: tuple[str, ...], selector: str | None, page_size: int

@@ -30,6 +30,8 @@ PERMISSIONS: tuple[Permission, ...] = (
     # The reviewer Agent's spec.openPullRequestsAsDraft: one list per namespace per run.
     Permission(FOREMAN_GROUP, "agents", frozenset({"get", "list"})),
     Permission("", "events", frozenset({"create"})),
+    # Each --namespace is looked up once at start-up: one that does not exist is a warning.
+    Permission("", "namespaces", frozenset({"get"})),
     Permission(
         "coordination.k8s.io",
         "leases",

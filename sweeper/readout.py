@@ -1346,7 +1346,13 @@ counted; a log of several runs gets a section per run.
 
 exit codes:
   0  at least one run was rendered
-  2  FILE cannot be read, or holds no sweeper run
+  2  FILE cannot be read, or holds no sweeper run, or no FILE with a terminal as input
+"""
+
+
+TERMINAL_USAGE = f"""{PROG}: no FILE, and standard input is a terminal
+usage: {PROG} [FILE] [--format text|markdown]
+  e.g. {PROG} run.jsonl, or: kubectl logs job/NAME | {PROG}
 """
 
 
@@ -1405,6 +1411,9 @@ def main(argv: Sequence[str], stdin: TextIO, stdout: TextIO) -> int:
     except _Exit as done:
         return done.code
     name = args.file or "-"
+    if not args.file and stdin.isatty():  # no log piped in: say how, do not wait (`-` waits)
+        sys.stderr.write(TERMINAL_USAGE)
+        return 2
     try:
         if name == "-":
             buffer = getattr(stdin, "buffer", None)

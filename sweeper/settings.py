@@ -1,31 +1,89 @@
-"""Settings: built once from flags and environment, validated before any I/O."""
+"""Settings: built once from flags, environment and files, validated before any I/O.
+
+`Raw` holds every setting as given, each a `Given` that knows where it came from (a
+flag, a variable, a file or the default); `build` checks them one field at a time and
+refuses the first that cannot work with a `ConfigError` naming its source.
+"""
 
 from __future__ import annotations
 
-import os
+import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sweeper import values as v
+from sweeper.credentials import AppCredentials, credentials
 from sweeper.model import InvalidInput, parse_repo
+from sweeper.values import ConfigError, Given, Invalid, check, each, optional, unique
 
-_DURATION = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
-_LABEL_SELECTOR = re.compile(r"^[A-Za-z0-9_./!=(), -]*$")
-_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_TEAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+__all__ = [
+    "ALLOW_REPOS_PLACEHOLDER",
+    "AppCredentials",
+    "ConfigError",
+    "Given",
+    "Raw",
+    "Reserve",
+    "Settings",
+    "Tunables",
+    "build",
+    "parse_duration",
+    "parse_reserve",
+    "unknown_variables",
+    "validate_pushgateway_url",
+]
+
 _ALLOW = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/(\*|[A-Za-z0-9._-]{1,100})$")
 SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 # deploy/cronjob.yaml's SWEEPER_ALLOW_REPOS until the operator sets it: the allowlist is
 # required there, so a deployment left as shipped refuses to start rather than run wide open.
 ALLOW_REPOS_PLACEHOLDER = "REQUIRED: set OWNER/NAME or OWNER/* (comma-separated)"
 
+_NONE: Given[str | None] = Given(None)
+_EMPTY: Given[tuple[str, ...]] = Given(())
 
-class ConfigError(ValueError):
-    """A setting that cannot work; the message is the one line the user sees."""
+
+@dataclass(frozen=True, repr=False)
+class Raw:
+    """Every setting as given, before any check; `build` turns it into `Settings`.
+
+    Field names are the flags' argparse dests; the defaults here are the sweeper's.
+    """
+
+    namespaces: Given[tuple[str, ...]] = _EMPTY
+    selector: Given[str | None] = _NONE
+    github_token: Given[str | None] = _NONE  # GITHUB_TOKEN: a secret, never shown
+    github_token_file: Given[str | None] = _NONE
+    github_app_id: Given[str | None] = _NONE
+    github_app_private_key_file: Given[str | None] = _NONE
+    github_app_installation_id: Given[str | None] = _NONE
+    github_api_url: Given[str] = Given("https://api.github.com")
+    dry_run: Given[str] = Given("false")
+    min_age: Given[str] = Given("10m")
+    head_owner: Given[str | None] = _NONE
+    allow_repos: Given[tuple[str, ...]] = _EMPTY
+    draft_on_request_changes: Given[str] = Given("false")
+    open_as_draft: Given[str] = Given("false")
+    reviewers: Given[tuple[str, ...]] = _EMPTY
+    team_reviewers: Given[tuple[str, ...]] = _EMPTY
+    labels: Given[tuple[str, ...]] = _EMPTY
+    write_interval: Given[str] = Given("1.0")
+    max_create: Given[str] = Given("50")
+    rate_reserve: Given[str] = Given("20%")
+    pushgateway_url: Given[str | None] = _NONE
+    page_size: Given[str] = Given("500")
+    lock_namespace: Given[str | None] = _NONE
+    lock_name: Given[str] = Given("foreman-pr-sweeper")
+    no_lock: Given[str] = Given("false")
+    kubeconfig: Given[str | None] = _NONE
+    log_format: Given[str] = Given("auto")
+    pod_namespace: Given[str | None] = _NONE  # POD_NAMESPACE: the Lease's default namespace
+
+    def __repr__(self) -> str:  # never the token
+        return "Raw(...)"
 
 
 @dataclass(frozen=True)
@@ -43,23 +101,6 @@ class Reserve:
 
     def __str__(self) -> str:
         return f"{self.amount:g}%" if self.percent else f"{self.amount:g}"
-
-
-def parse_reserve(text: str) -> Reserve:
-    """`20%` of each bucket's limit, an absolute `1000`, or `0` for none."""
-    raw = text.strip()
-    number = raw.removesuffix("%").strip()
-    try:
-        amount = float(number)
-    except ValueError:
-        amount = -1.0
-    if not number or amount < 0 or amount != amount or (raw.endswith("%") and amount > 100):
-        raise ConfigError(
-            f"--rate-reserve {text!r} is not a share like 20% (0-100), a count like 1000, or 0"
-        )
-    if not raw.endswith("%") and amount != int(amount):
-        raise ConfigError(f"--rate-reserve {text!r}: a count must be a whole number")
-    return Reserve(amount, raw.endswith("%"))
 
 
 @dataclass(frozen=True)
@@ -90,18 +131,6 @@ class Tunables:
     new_token_wait_s: float = 2.0
     # The Pushgateway push at the end of a run: an unreachable gateway costs at most this.
     push_timeout_s: float = 10.0
-
-
-@dataclass(frozen=True, repr=False)
-class AppCredentials:
-    """A GitHub App: its ID (or client ID), its private key (PEM), and maybe one installation."""
-
-    app_id: str
-    private_key: str = field(repr=False)
-    installation_id: int | None = None
-
-    def __repr__(self) -> str:  # never the key
-        return f"AppCredentials(app_id={self.app_id!r}, ...)"
 
 
 @dataclass(frozen=True, repr=False)
@@ -162,210 +191,135 @@ class Settings:
         }
 
 
+def build(raw: Raw) -> Settings:
+    """Checks every setting; raises ConfigError naming the first bad one and its source."""
+    token, app = credentials(
+        raw.github_token_file,
+        raw.github_token,
+        raw.github_app_id,
+        raw.github_app_private_key_file,
+        raw.github_app_installation_id,
+    )
+    return Settings(
+        namespaces=unique(each(raw.namespaces, v.namespace)),
+        selector=optional(raw.selector, v.selector),
+        github_api_url=check(raw.github_api_url, _api_url),
+        github_token=token,
+        app=app,
+        dry_run=check(raw.dry_run, v.boolean),
+        min_age=check(raw.min_age, v.duration),
+        head_owner=optional(raw.head_owner, v.owner),
+        allow_repos=_allow_repos(raw.allow_repos),
+        log_format=check(raw.log_format, v.log_format),
+        write_interval_s=check(raw.write_interval, v.number(float, 0, 60)),
+        max_create=check(raw.max_create, v.number(int, 0, None)),
+        page_size=check(raw.page_size, v.number(int, 1, 5000)),
+        lock_namespace=check(lock_namespace_of(raw), v.namespace),
+        lock_name=check(raw.lock_name, v.object_name),
+        use_lock=not check(raw.no_lock, v.boolean),
+        draft_on_request_changes=check(raw.draft_on_request_changes, v.boolean),
+        open_as_draft=check(raw.open_as_draft, v.boolean),
+        reviewers=unique(each(raw.reviewers, v.login)),
+        team_reviewers=unique(each(raw.team_reviewers, v.team)),
+        labels=unique(each(raw.labels, v.label)),
+        rate_reserve=check(raw.rate_reserve, _reserve),
+        pushgateway_url=optional(raw.pushgateway_url, _pushgateway_url),
+    )
+
+
+def unknown_variables(env: Mapping[str, str], known: Iterable[str]) -> None:
+    """Refuses a SWEEPER_* variable the sweeper does not read: a typo must not widen a run."""
+    names = sorted(known)
+    for name in sorted(env):
+        if not name.upper().startswith("SWEEPER_") or name in names:
+            continue
+        close = difflib.get_close_matches(name.upper(), names, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else "; `--help` lists the variables"
+        raise ConfigError(f"{name} is not a variable the sweeper knows{hint}", f"variable {name}")
+
+
+def lock_namespace_of(raw: Raw) -> Given[str]:
+    """The flag or variable, else the pod's own namespace (its service account's file, then
+    POD_NAMESPACE), else `default`."""
+    if raw.lock_namespace.value is not None:
+        return Given(raw.lock_namespace.value, raw.lock_namespace.name)
+    try:
+        own = SA_NAMESPACE_FILE.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        own = ""
+    if own:
+        return Given(own, str(SA_NAMESPACE_FILE))
+    if raw.pod_namespace.value:
+        return Given(raw.pod_namespace.value, raw.pod_namespace.name)
+    return Given("default")
+
+
 def parse_duration(text: str) -> timedelta:
     """`90s`, `10m`, `1h30m` or a bare number of seconds."""
-    text = text.strip()
-    if text.isdigit():
-        return timedelta(seconds=int(text))
-    match = _DURATION.match(text)
-    if not text or not match or not any(match.groups()):
-        raise ConfigError(f"--min-age {text!r} is not a duration like 10m, 1h30m or 90s")
-    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    return check(Given(text, "--min-age"), v.duration)
 
 
-_APP_ID = re.compile(r"^(?:[0-9]{1,12}|Iv[0-9A-Za-z.]{1,60})$")
-
-
-def read_app(
-    app_id: str | None, key_file: str | None, installation_id: str | None
-) -> AppCredentials:
-    """The App's ID and key, checked before any I/O; the key's content is never shown."""
-    if not app_id or not key_file:
-        raise ConfigError(
-            "a GitHub App needs both --github-app-id and --github-app-private-key-file"
-        )
-    if not _APP_ID.match(app_id):
-        raise ConfigError(f"--github-app-id {app_id[:40]!r} is not an App ID or client ID")
+def _reserve(text: str) -> Reserve:
+    raw = text.strip()
+    number = raw.removesuffix("%").strip()
     try:
-        pem = Path(key_file).read_bytes()
-    except OSError as err:
+        amount = float(number)
+    except ValueError:
+        amount = -1.0
+    if not number or amount < 0 or amount != amount or (raw.endswith("%") and amount > 100):
+        raise Invalid("is not a share like 20% (0-100), a count like 1000, or 0")
+    if not raw.endswith("%") and amount != int(amount):
+        raise Invalid("is not a share, and a count must be a whole number")
+    return Reserve(amount, raw.endswith("%"))
+
+
+def parse_reserve(text: str) -> Reserve:
+    """`20%` of each bucket's limit, an absolute `1000`, or `0` for none."""
+    return check(Given(text, "--rate-reserve"), _reserve)
+
+
+def _allow_repos(given: Given[tuple[str, ...]]) -> tuple[str, ...]:
+    if any(item.strip() == ALLOW_REPOS_PLACEHOLDER for item in given.value):
         raise ConfigError(
-            f"cannot read --github-app-private-key-file {key_file}: {err.strerror}"
-        ) from None
-    if not _is_rsa_private_key(pem):
-        raise ConfigError(
-            f"--github-app-private-key-file {key_file} is not an RSA private key (PEM)"
+            f"{given.name} still holds deploy/'s placeholder: set the repositories the "
+            "sweeper may open PRs on (OWNER/NAME or OWNER/*, comma-separated) in the "
+            "CronJob's env, in deploy/cronjob.yaml or an overlay "
+            "(examples/overlay/allow-repos.yaml)",
+            given.where,
         )
-    pinned = None
-    if installation_id:
-        if not installation_id.isdigit() or len(installation_id) > 15:
-            raise ConfigError("--github-app-installation-id must be a number")
-        pinned = int(installation_id)
-    return AppCredentials(app_id, pem.decode("ascii"), pinned)
+    return each(given, _allow_pattern)
 
 
-def _is_rsa_private_key(pem: bytes) -> bool:
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    try:
-        key = load_pem_private_key(pem, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        return False
-    return isinstance(key, RSAPrivateKey)
-
-
-def read_token(token_file: str | None, env: Mapping[str, str]) -> str:
-    if token_file:
-        path = Path(token_file)
+def _allow_pattern(pattern: str) -> str:
+    if not _ALLOW.match(pattern):
+        raise Invalid("is not OWNER/NAME or OWNER/*")
+    if not pattern.endswith("/*"):
         try:
-            token = path.read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise ConfigError(
-                f"cannot read --github-token-file {token_file}: {err.strerror}"
-            ) from None
-        if not token:
-            raise ConfigError(f"--github-token-file {token_file} is empty")
-    else:
-        token = env.get("GITHUB_TOKEN", "").strip()
-        if not token:
-            raise ConfigError("no GitHub token: set GITHUB_TOKEN or --github-token-file")
-    if any(ch.isspace() or ord(ch) < 32 for ch in token):
-        raise ConfigError("the GitHub token contains whitespace or control characters")
-    return token
+            parse_repo(pattern)
+        except InvalidInput as err:
+            raise Invalid(f"is not a repository: {err}") from None
+    return pattern
 
 
-def validate_api_url(url: str) -> str:
+def _api_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(f"--github-api-url {url!r} is not an http(s) URL")
+        raise Invalid("is not an http(s) URL")
     if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise ConfigError("--github-api-url must use https (http is allowed only for loopback)")
+        raise Invalid("must use https (http is allowed only for loopback)")
     if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError("--github-api-url must not carry credentials, a query or a fragment")
+        raise Invalid("must not carry credentials, a query or a fragment")
+    return url.rstrip("/")
+
+
+def _pushgateway_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise Invalid("is not an http(s) URL")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise Invalid("must not carry credentials, a query or a fragment")
     return url.rstrip("/")
 
 
 def validate_pushgateway_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(f"--pushgateway-url {url!r} is not an http(s) URL")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError("--pushgateway-url must not carry credentials, a query or a fragment")
-    return url.rstrip("/")
-
-
-def default_lock_namespace(env: Mapping[str, str]) -> str:
-    try:
-        return SA_NAMESPACE_FILE.read_text(encoding="utf-8").strip() or "default"
-    except OSError:
-        return env.get("POD_NAMESPACE", "default") or "default"
-
-
-def build(
-    *,
-    namespaces: Sequence[str],
-    selector: str | None,
-    github_api_url: str,
-    token_file: str | None,
-    dry_run: bool,
-    min_age: str,
-    head_owner: str | None,
-    allow_repos: Sequence[str],
-    log_format: str,
-    write_interval_s: float,
-    max_create: int,
-    page_size: int,
-    lock_namespace: str | None,
-    lock_name: str,
-    use_lock: bool,
-    draft_on_request_changes: bool = False,
-    reviewers: Sequence[str] = (),
-    team_reviewers: Sequence[str] = (),
-    labels: Sequence[str] = (),
-    rate_reserve: str = "20%",
-    app_id: str | None = None,
-    app_key_file: str | None = None,
-    app_installation_id: str | None = None,
-    pushgateway_url: str | None = None,
-    env: Mapping[str, str] = os.environ,
-) -> Settings:
-    """Checks every setting; raises ConfigError naming the first bad one."""
-    as_app = bool(app_id or app_key_file or app_installation_id)
-    has_token = bool(token_file or env.get("GITHUB_TOKEN", "").strip())
-    if as_app and has_token:
-        raise ConfigError("both a GitHub token and a GitHub App are configured: give exactly one")
-    if not as_app and not has_token:
-        raise ConfigError(
-            "no GitHub credentials: set GITHUB_TOKEN or --github-token-file, or "
-            "--github-app-id with --github-app-private-key-file"
-        )
-    for ns in namespaces:
-        if not _DNS_LABEL.match(ns):
-            raise ConfigError(f"--namespace {ns!r} is not a valid namespace name")
-    if selector is not None and (not selector.strip() or not _LABEL_SELECTOR.match(selector)):
-        raise ConfigError(f"--selector {selector!r} is not a label selector")
-    if head_owner is not None and not _OWNER.match(head_owner):
-        raise ConfigError(f"--head-owner {head_owner!r} is not a GitHub owner name")
-    if ALLOW_REPOS_PLACEHOLDER in allow_repos:
-        raise ConfigError(
-            "SWEEPER_ALLOW_REPOS still holds deploy/'s placeholder: set the repositories the "
-            "sweeper may open PRs on (OWNER/NAME or OWNER/*, comma-separated) in the CronJob's "
-            "env, in deploy/cronjob.yaml or an overlay (examples/overlay/allow-repos.yaml)"
-        )
-    for pattern in allow_repos:
-        if not _ALLOW.match(pattern):
-            raise ConfigError(f"--allow-repo {pattern!r} is not OWNER/NAME or OWNER/*")
-        if not pattern.endswith("/*"):
-            try:
-                parse_repo(pattern)
-            except InvalidInput as err:
-                raise ConfigError(f"--allow-repo: {err}") from None
-    if log_format not in ("auto", "json", "console"):
-        raise ConfigError(f"--log-format {log_format!r} is not auto, json or console")
-    if not 0 <= write_interval_s <= 60:
-        raise ConfigError("--write-interval must be between 0 and 60 seconds")
-    if max_create < 0:
-        raise ConfigError("--max-create must not be negative")
-    if not 1 <= page_size <= 5000:
-        raise ConfigError("--page-size must be between 1 and 5000")
-    for login in reviewers:
-        if not _OWNER.match(login) or "--" in login or login.endswith("-"):
-            raise ConfigError(f"--reviewer {login!r} is not a GitHub login")
-    for team in team_reviewers:
-        if not _TEAM.match(team):
-            raise ConfigError(f"--team-reviewer {team!r} is not ORG/TEAM-SLUG")
-    for label in labels:
-        if not label.strip() or len(label) > 50 or any(ord(ch) < 32 for ch in label):
-            raise ConfigError(f"--label {label[:60]!r} is not a label name (1-50 characters)")
-    lock_ns = lock_namespace or default_lock_namespace(env)
-    if not _DNS_LABEL.match(lock_ns):
-        raise ConfigError(f"--lock-namespace {lock_ns!r} is not a valid namespace name")
-    if not _DNS_LABEL.match(lock_name):
-        raise ConfigError(f"--lock-name {lock_name!r} is not a valid object name")
-    return Settings(
-        namespaces=tuple(dict.fromkeys(namespaces)),
-        selector=selector,
-        github_api_url=validate_api_url(github_api_url),
-        github_token="" if as_app else read_token(token_file, env),
-        app=read_app(app_id, app_key_file, app_installation_id) if as_app else None,
-        dry_run=dry_run,
-        min_age=parse_duration(min_age),
-        head_owner=head_owner,
-        allow_repos=tuple(allow_repos),
-        log_format=log_format,
-        write_interval_s=write_interval_s,
-        max_create=max_create,
-        page_size=page_size,
-        lock_namespace=lock_ns,
-        lock_name=lock_name,
-        use_lock=use_lock,
-        draft_on_request_changes=draft_on_request_changes,
-        reviewers=tuple(dict.fromkeys(reviewers)),
-        team_reviewers=tuple(dict.fromkeys(team_reviewers)),
-        labels=tuple(dict.fromkeys(labels)),
-        rate_reserve=parse_reserve(rate_reserve),
-        pushgateway_url=validate_pushgateway_url(pushgateway_url) if pushgateway_url else None,
-    )
+    return check(Given(url, "--pushgateway-url"), _pushgateway_url)

@@ -218,7 +218,8 @@ def test_a_key_file_that_is_no_rsa_key_is_exit_2_naming_the_file(
 def test_an_unreadable_key_file_and_both_credentials_are_exit_2(world: World, app: Path) -> None:
     """A missing file, a token beside an App, an App without a key: configuration errors."""
     missing = as_app(world, world.tmp / "nope.pem")
-    assert missing.code == 2 and "cannot read --github-app-private-key-file" in missing.stdout
+    # The key file came from GITHUB_APP_PRIVATE_KEY_FILE, so the refusal names that variable.
+    assert missing.code == 2 and "cannot read GITHUB_APP_PRIVATE_KEY_FILE=" in missing.stdout
     both = world.sweep(GITHUB_APP_ID=str(APP_ID), GITHUB_APP_PRIVATE_KEY_FILE=str(app))
     assert both.code == 2 and "give exactly one" in both.stdout
     no_key = world.sweep(GITHUB_TOKEN="", GITHUB_APP_ID=str(APP_ID))

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from sweeper import settings as settings_module
 from sweeper.cli import main, settings_from
-from sweeper.settings import ConfigError, parse_duration
+from sweeper.settings import (
+    ALLOW_REPOS_PLACEHOLDER,
+    ConfigError,
+    parse_duration,
+    unknown_variables,
+)
 
 ENV = {"GITHUB_TOKEN": "ghp_secret123", "SWEEPER_LOCK_NAMESPACE": "ops"}
 
@@ -125,6 +132,9 @@ def test_main_reports_an_unreachable_cluster(
     assert code == 2
     assert '"reason": "cluster"' in lines[-2] and '"event": "sweep.config_error"' in lines[-2]
     assert '"event": "sweep.finished"' in lines[-1] and '"result": "config-error"' in lines[-1]
+    # What was tried and why it failed (it said "list workloads: MaxRetryError").
+    assert "cannot reach the cluster at http://127.0.0.1:9: connection refused" in lines[-2]
+    assert '"source": "flag --kubeconfig"' in lines[-2]
 
 
 def test_drafts_and_notify_from_flags_and_environment() -> None:
@@ -236,7 +246,7 @@ def test_a_github_app_instead_of_a_token(tmp_path: Path) -> None:
         pytest.param(
             ["--github-app-private-key-file", "/nonexistent", "--github-app-id", "1"],
             {},
-            "cannot read --github-app-private-key-file /nonexistent",
+            "cannot read --github-app-private-key-file '/nonexistent'",
             id="unreadable",
         ),
     ],
@@ -257,3 +267,224 @@ def test_a_key_file_that_is_not_an_rsa_key_is_named_not_shown(tmp_path: Path) ->
             {"SWEEPER_LOCK_NAMESPACE": "ops"},
         )
     assert str(bad) in str(caught.value) and "c2VjcmV0" not in str(caught.value)
+
+
+# ---------------------------------------------------------------- strict settings (issue 21)
+
+BOOLEANS = {
+    "SWEEPER_DRY_RUN": lambda s: s.dry_run,
+    "SWEEPER_DRAFT_ON_REQUEST_CHANGES": lambda s: s.draft_on_request_changes,
+    "SWEEPER_OPEN_AS_DRAFT": lambda s: s.open_as_draft,
+    "SWEEPER_NO_LOCK": lambda s: not s.use_lock,
+}
+
+
+def refusal(argv: list[str], env: dict[str, str]) -> ConfigError:
+    with pytest.raises(ConfigError) as refused:
+        settings_from(argv, env)
+    return refused.value
+
+
+def test_a_misspelt_true_is_refused_not_a_real_run() -> None:
+    """SWEEPER_DRY_RUN=ture was a real run that opened PRs: now a refusal naming it."""
+    err = refusal([], {**ENV, "SWEEPER_DRY_RUN": "ture"})
+    assert err.source == "variable SWEEPER_DRY_RUN"
+    assert str(err).startswith("SWEEPER_DRY_RUN='ture' is not true or false")
+
+
+@pytest.mark.parametrize("variable", sorted(BOOLEANS))
+@pytest.mark.parametrize(
+    ("text", "meaning"),
+    [
+        *[("true", True), ("TRUE", True), ("Yes", True), ("on", True), ("1", True), (" 1 ", True)],
+        *[("false", False), ("False", False), ("NO", False), ("off", False), ("0", False)],
+    ],
+)
+def test_every_boolean_variable_takes_the_usual_words_in_any_case(
+    variable: str, text: str, meaning: bool
+) -> None:
+    """true/false, 1/0, yes/no, on/off in any case mean what they say, for every switch."""
+    settings, _ = settings_from([], {**ENV, variable: text})
+    assert BOOLEANS[variable](settings) is meaning
+
+
+@pytest.mark.parametrize("variable", sorted(BOOLEANS))
+@pytest.mark.parametrize("text", ["ture", "y", "2", "enabled", "nein", "true!"])
+def test_every_boolean_variable_refuses_anything_else(variable: str, text: str) -> None:
+    """A word that is not clearly true or false is no `false`: exit 2 naming the variable."""
+    err = refusal([], {**ENV, variable: text})
+    assert err.source == f"variable {variable}" and variable in str(err)
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        pytest.param("SWEEPER_NAMESPACE", "SWEEPER_NAMESPACES", id="namespace-singular"),
+        pytest.param("SWEEPER_ALLOW_REPO", "SWEEPER_ALLOW_REPOS", id="allow-repo-singular"),
+        pytest.param("SWEEPER_DRYRUN", "SWEEPER_DRY_RUN", id="dryrun"),
+        pytest.param("sweeper_dry_run", "SWEEPER_DRY_RUN", id="lower-case"),
+        pytest.param("SWEEPER_SOMETHING_ELSE", None, id="nothing-near"),
+    ],
+)
+def test_a_misspelt_variable_is_refused_not_ignored(name: str, hint: str | None) -> None:
+    """SWEEPER_NAMESPACE was ignored and the run swept every namespace: now exit 2 naming
+    it, and the known name when one is near."""
+    err = refusal([], {**ENV, name: "x"})
+    assert err.source == f"variable {name}"
+    assert str(err).startswith(f"{name} is not a variable the sweeper knows")
+    assert (f"did you mean {hint}?" in str(err)) if hint else "did you mean" not in str(err)
+
+
+def test_every_variable_the_help_names_is_known_and_only_those() -> None:
+    """The SWEEPER_* variables --help shows are exactly the ones the sweeper accepts."""
+    from sweeper.flags import parser
+
+    p = parser()
+    shown = set(re.findall(r"\b(SWEEPER_[A-Z_]+)\b", p.format_help()))
+    known = {v for v in p.variables.values() if v.startswith("SWEEPER_")}
+    assert shown == known
+    for variable in known:  # none is refused as unknown
+        unknown_variables({variable: "x"}, p.variables.values())
+
+
+@pytest.mark.parametrize(
+    ("variable", "flag"),
+    [
+        ("SWEEPER_DRY_RUN", "--no-dry-run"),
+        ("SWEEPER_DRAFT_ON_REQUEST_CHANGES", "--no-draft-on-request-changes"),
+        ("SWEEPER_OPEN_AS_DRAFT", "--no-open-as-draft"),
+        ("SWEEPER_NO_LOCK", "--lock"),
+    ],
+)
+def test_a_flag_turns_off_what_the_environment_turned_on(variable: str, flag: str) -> None:
+    """Flags win, also over a `true`: every switch has the form that turns it off."""
+    on, _ = settings_from([], {**ENV, variable: "true"})
+    off, _ = settings_from([flag], {**ENV, variable: "true"})
+    assert BOOLEANS[variable](on) is True and BOOLEANS[variable](off) is False
+
+
+def test_open_as_draft_from_flag_or_variable_default_ready() -> None:
+    """--open-as-draft / SWEEPER_OPEN_AS_DRAFT choose draft where the Agent does not say."""
+    assert settings_from([], ENV)[0].open_as_draft is False
+    assert settings_from(["--open-as-draft"], ENV)[0].open_as_draft is True
+    on, _ = settings_from([], {**ENV, "SWEEPER_OPEN_AS_DRAFT": "yes"})
+    assert on.open_as_draft is True and on.public()["open_as_draft"] is True
+
+
+def test_an_empty_variable_counts_as_unset() -> None:
+    """`value: ""` in a manifest means the default, not a refusal and not `false`."""
+    s, _ = settings_from([], {**ENV, "SWEEPER_MIN_AGE": "", "SWEEPER_DRY_RUN": " "})
+    assert s.min_age == timedelta(minutes=10) and s.dry_run is False
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "source", "start"),
+    [
+        pytest.param(["--max-create", "abc"], {}, "flag --max-create", "--max-create 'abc'"),
+        pytest.param(
+            [], {"SWEEPER_MAX_CREATE": "abc"}, "variable SWEEPER_MAX_CREATE", "SWEEPER_MAX_CREATE="
+        ),
+        pytest.param(
+            [], {"SWEEPER_MIN_AGE": "bogus"}, "variable SWEEPER_MIN_AGE", "SWEEPER_MIN_AGE="
+        ),
+        pytest.param(
+            [],
+            {"SWEEPER_LOG_FORMAT": "bogus"},
+            "variable SWEEPER_LOG_FORMAT",
+            "SWEEPER_LOG_FORMAT=",
+        ),
+        pytest.param(["--log-format", "bogus"], {}, "flag --log-format", "--log-format 'bogus'"),
+        pytest.param(
+            [], {"SWEEPER_PAGE_SIZE": "0"}, "variable SWEEPER_PAGE_SIZE", "SWEEPER_PAGE_SIZE="
+        ),
+        pytest.param(
+            [], {"SWEEPER_WRITE_INTERVAL": "nan"}, "variable SWEEPER_WRITE_INTERVAL", "SWEEPER_WRI"
+        ),
+        pytest.param(
+            [],
+            {"SWEEPER_ALLOW_REPOS": "acme/w, acme"},
+            "variable SWEEPER_ALLOW_REPOS",
+            "SWEEPER_ALLOW_REPOS entry 'acme'",
+        ),
+        pytest.param(
+            ["--allow-repo", ALLOW_REPOS_PLACEHOLDER],
+            {},
+            "flag --allow-repo",
+            "--allow-repo still holds deploy/'s placeholder",
+        ),
+        pytest.param(
+            [], {"SWEEPER_NAMESPACES": "ok,Bad_NS"}, "variable SWEEPER_NAMESPACES", "SWEEPER_NAM"
+        ),
+        pytest.param(
+            [], {"SWEEPER_LOCK_NAMESPACE": "Bad_NS"}, "variable SWEEPER_LOCK_NAMESPACE", "SWEEPER_L"
+        ),
+        pytest.param(
+            [], {"GITHUB_API_URL": "ftp://x"}, "variable GITHUB_API_URL", "GITHUB_API_URL="
+        ),
+        pytest.param(
+            [], {"SWEEPER_RATE_RESERVE": "lots"}, "variable SWEEPER_RATE_RESERVE", "SWEEP"
+        ),
+    ],
+)
+def test_every_refusal_names_where_the_value_came_from(
+    argv: list[str], env: dict[str, str], source: str, start: str
+) -> None:
+    """A bad variable is never blamed on a flag (SWEEPER_MIN_AGE=bogus blamed --min-age)."""
+    err = refusal(argv, {**ENV, **env})
+    assert err.source == source and str(err).startswith(start), str(err)
+    if not argv:
+        assert "--" not in str(err).split(" ", 1)[0]
+
+
+def test_pod_namespace_is_named_when_it_is_the_bad_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The Lease's default namespace from POD_NAMESPACE: a bad one names POD_NAMESPACE."""
+    monkeypatch.setattr(settings_module, "SA_NAMESPACE_FILE", tmp_path / "absent")
+    env = {"GITHUB_TOKEN": "t", "POD_NAMESPACE": "team-a"}
+    assert settings_from([], env)[0].lock_namespace == "team-a"
+    err = refusal([], {**env, "POD_NAMESPACE": "Bad_NS"})
+    assert err.source == "variable POD_NAMESPACE"
+
+
+@pytest.mark.parametrize(
+    ("flag", "good", "bad"),
+    [
+        ("--write-interval", ["0", "60", "0.25"], ["-1", "61", "nan", "inf", "soon"]),
+        ("--page-size", ["1", "5000"], ["0", "5001", "1.5", "many"]),
+        ("--max-create", ["0", "10000"], ["-1", "1.5", "lots"]),
+    ],
+)
+def test_numbers_have_the_documented_ranges(flag: str, good: list[str], bad: list[str]) -> None:
+    """--write-interval 0-60 s, --page-size 1-5000, --max-create 0 or more, as --help says."""
+    for text in good:
+        settings_from([flag, text], ENV)
+    for text in bad:
+        assert refusal([flag, text], ENV).source == f"flag {flag}", text
+
+
+def test_a_token_file_that_is_not_utf8_is_named_never_shown(tmp_path: Path) -> None:
+    """A binary token file was a UnicodeDecodeError traceback: now exit 2 naming the file."""
+    token = tmp_path / "token"
+    token.write_bytes(b"\xff\xfeghp_secret_in_the_file\n")
+    err = refusal(["--github-token-file", str(token)], {"SWEEPER_LOCK_NAMESPACE": "ops"})
+    assert err.source == f"file {token}" and str(token) in str(err)
+    assert "not UTF-8" in str(err) and "secret_in_the_file" not in str(err)
+
+
+def test_a_key_file_that_is_not_utf8_is_named_never_shown(tmp_path: Path) -> None:
+    """The App's key file likewise: the file named, nothing of its content."""
+    key = tmp_path / "key.pem"
+    key.write_bytes(b"\xff" + _rsa_key_file(tmp_path).read_bytes())
+    err = refusal(
+        ["--github-app-id", "1", "--github-app-private-key-file", str(key)],
+        {"SWEEPER_LOCK_NAMESPACE": "ops"},
+    )
+    assert err.source == f"file {key}" and "not UTF-8" in str(err)
+    assert "PRIVATE KEY" not in str(err)
+
+
+def test_abbreviated_flags_are_typos_not_guesses() -> None:
+    """argparse would take `--dry` for --dry-run and `--max` for --max-create: refused."""
+    for argv in (["--dry"], ["--max", "5"]):
+        assert refusal(argv, ENV).source == f"flag {argv[0]}"
