@@ -52,6 +52,9 @@ metrics: with --pushgateway-url every run (dry runs and exit-2 runs too) pushes 
 report: `foreman-pr-sweeper report [FILE] [--format text|markdown]` reads a run's log
   (FILE, or standard input) and prints what an operator reads: `report --help`.
 
+check: `foreman-pr-sweeper check [--format table|json] [FLAGS]` asks, writing nothing,
+  whether a sweep with these flags and variables would work: `check --help`.
+
 exit codes:
   0  the pass ran and nothing failed (also: another run holds the lock)
   1  the pass ran and at least one item failed; the rest still ran
@@ -294,6 +297,38 @@ def _refusal(err: Exception) -> str:
     return "github-auth" if isinstance(err, Unauthorized) else "github-unreachable"
 
 
+def _check(argv: list[str], env: Mapping[str, str]) -> int:
+    """`check [--format table|json]` and a sweep's own flags: sweeper.probing asks, writing
+    nothing, whether a real run would work."""
+    from sweeper.checking import ABOUT, ABOUT_EPILOG
+
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--format", default="table")
+    known, rest = pre.parse_known_args(argv)
+    if {"-h", "--help"} & set(rest):
+        usage = parser(env)
+        usage.prog, usage.description, usage.epilog = f"{usage.prog} check", ABOUT, ABOUT_EPILOG
+        usage.add_argument(
+            "--format",
+            choices=("table", "json"),
+            default="table",
+            help="table: one row per check and a verdict; json: one document (default table)",
+        )
+        usage.print_help()
+        return EXIT_OK
+    try:
+        if known.format not in ("table", "json"):
+            raise ConfigError(f"--format {known.format!r} is not table or json")
+        settings, kubeconfig = settings_from(rest, env)
+    except ConfigError as err:
+        log = configure(env.get("SWEEPER_LOG_FORMAT", "auto"))
+        log.error("sweep.config_error", reason="config", detail=str(err))
+        return EXIT_CONFIG
+    from sweeper.probing import run_check
+
+    return run_check(settings, kubeconfig, known.format, env, sys.stdout)
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     args = sys.argv[1:] if argv is None else list(argv)
@@ -301,6 +336,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         from sweeper.readout import main as report  # reads a log; needs no cluster or token
 
         return report(args[1:], sys.stdin, sys.stdout)
+    if args[:1] == ["check"]:
+        return _check(args[1:], env)
     try:
         settings, kubeconfig = settings_from(argv, env)
     except ConfigError as err:
