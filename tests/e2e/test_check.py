@@ -5,6 +5,7 @@ cluster or GitHub, and an answer in under ten seconds."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import World
+from tests.e2e.harness import REPO_ROOT, World
 from tests.fixtures.keys import key_file, public_pem, rsa_key
 from tests.real.pushgateway import free_port, pushgateway
 
@@ -228,3 +229,20 @@ def test_help_documents_check() -> None:
         assert row in text
     main = subprocess.run([*run, "--help"], capture_output=True, text=True).stdout
     assert "foreman-pr-sweeper check [--format table|json]" in main
+
+
+def test_the_readmes_example_is_what_check_prints(world: World) -> None:
+    """The README's example output, its command run against the stand-ins with the same
+    denial: every row but the cluster's (whose address differs) is printed as shown."""
+    text = (REPO_ROOT / "README.md").read_text()
+    match = re.search(r"```text\n\$ foreman-pr-sweeper check (.*?)\n(.*?)```", text, re.S)
+    assert match, "README has no example of check's output"
+    args, shown = match.group(1).split(), Checked(1, match.group(2), "", 0)
+    world.github.oauth_scopes = "repo"
+    world.kube.deny("patch", "workloads.foreman.llmkube.dev", namespace="team-a")
+    done = check(world, *args, SWEEPER_LOCK_NAMESPACE="foreman-pr-sweeper")
+    assert done.code == 1
+    expected = {k: v for k, v in shown.rows.items() if k != "cluster"}
+    assert {k: v for k, v in done.rows.items() if k != "cluster"} == expected
+    assert shown.rows["cluster"][0] == "ok" and done.rows["cluster"][0] in ("ok", "warn")
+    assert done.verdict.startswith("1 failed") and shown.verdict.startswith("1 failed")
