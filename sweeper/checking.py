@@ -365,8 +365,8 @@ def rbac(key: tuple[str, str], answers: Sequence[Access]) -> Row:
             return Row(check, WARN, f"{'; '.join(refused)}: {without}")
         return Row(check, FAIL, "; ".join(refused))
     unanswered = [a for a in answers if a.allowed is None]
-    if unanswered:
-        return Row(check, WARN, f"could not be checked: {unanswered[0].error}")
+    if unanswered:  # a run is not known to work
+        return Row(check, WARN if without else FAIL, f"not verified: {unanswered[0].error}")
     verbs = ", ".join(dict.fromkeys(a.verb for a in answers))
     return Row(check, OK, f"{verbs} {_scope(list(dict.fromkeys(a.namespace for a in answers)))}")
 
@@ -382,7 +382,9 @@ def namespaces(found: Sequence[tuple[str, bool | None]]) -> Row:
         )
     names = ", ".join(name for name, _ in found)
     if any(exists is None for _, exists in found):
-        return Row("namespaces", OK, f"{names} (whether they exist cannot be read: no get)")
+        return Row(
+            "namespaces", OK, f"{names} (whether they exist was not read: no get, or no time)"
+        )
     return Row("namespaces", OK, f"{names}: exist")
 
 
@@ -399,7 +401,7 @@ def lease(facts: Facts) -> Row:
         return Row("lease", FAIL, "; ".join(refused))
     unanswered = [a for a in answers if a.allowed is None]
     if unanswered:
-        return Row("lease", WARN, f"{where}: could not be checked: {unanswered[0].error}")
+        return Row("lease", FAIL, f"{where}: not verified: {unanswered[0].error}")
     if c.lease_error:
         return Row(
             "lease", WARN, f"{where}: access granted, but reading it failed: {c.lease_error}"

@@ -1,7 +1,7 @@
 """`check`, asked: read-only questions to the cluster, GitHub and the Pushgateway.
 
-The three are asked at once, each call bounded by a short timeout and the cluster's
-questions by a budget, so the whole check answers within seconds. Their answers go to
+The three are asked at once, each call bounded by a short timeout and every answer by a
+deadline, so the whole check answers within seconds. Their answers go to
 `sweeper.checking` as plain data, which judges them. Nothing is written anywhere: the
 cluster gets discovery, SelfSubjectAccessReviews (answered, never stored) and GETs;
 GitHub gets `GET /rate_limit` (which costs no quota) or, as an App, `GET /app` and each
@@ -11,12 +11,12 @@ gets `GET /-/ready`, never a push.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Generic, TextIO, TypeVar
 from urllib.error import HTTPError, URLError
 
 from sweeper.checking import (
@@ -39,8 +39,9 @@ from sweeper.settings import Settings
 if TYPE_CHECKING:
     from sweeper.kube import Kube
 
-TIMEOUT_S = 4.0  # one call, connecting and reading
-CLUSTER_BUDGET_S = 8.0  # every question to the cluster; what is left unasked is a warning
+TIMEOUT_S = 3.0  # one call, connecting and reading
+ANSWER_BY_S = 8.0  # every party's answer, or it is reported as not answering
+T = TypeVar("T")
 
 
 def run_check(
@@ -69,20 +70,47 @@ def secrets_of(settings: Settings) -> list[str]:
     return found
 
 
+class Asking(threading.Thread, Generic[T]):
+    """One party's questions in a daemon thread: one that never answers cannot hold up
+    the answer, nor the exit."""
+
+    def __init__(self, ask: Callable[[], T]) -> None:
+        super().__init__(daemon=True)
+        self._ask = ask
+        self.answer: T | None = None
+        self._failure: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.answer = self._ask()
+        except BaseException as err:  # handed to the waiting thread: a bug stays loud
+            self._failure = err
+
+    def answered(self, deadline: float) -> bool:
+        """Whether the answer came by the deadline (monotonic clock)."""
+        self.join(max(0.0, deadline - time.monotonic()))
+        if self._failure is not None:
+            raise self._failure
+        return not self.is_alive()
+
+
 def gather(settings: Settings, kubeconfig: str | None, env: Mapping[str, str]) -> Facts:
-    deadline = time.monotonic() + CLUSTER_BUDGET_S
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        cluster = pool.submit(ask_cluster, settings, kubeconfig, deadline)
-        github = pool.submit(ask_github, settings)
-        gateway = pool.submit(ask_pushgateway, settings.pushgateway_url)
-        return Facts(
-            settings,
-            in_pod=bool(env.get("KUBERNETES_SERVICE_HOST")),
-            now=datetime.now(UTC),
-            cluster=cluster.result(),
-            github=github.result(),
-            pushgateway=gateway.result(),
-        )
+    deadline = time.monotonic() + ANSWER_BY_S
+    # The cluster stops asking in time for its last call to end by the deadline.
+    cluster = Asking(lambda: ask_cluster(settings, kubeconfig, deadline - TIMEOUT_S))
+    github = Asking(lambda: ask_github(settings))
+    gateway = Asking(lambda: ask_pushgateway(settings.pushgateway_url))
+    late = f"no answer within {ANSWER_BY_S:g} s"
+    return Facts(
+        settings,
+        in_pod=bool(env.get("KUBERNETES_SERVICE_HOST")),
+        now=datetime.now(UTC),
+        cluster=(cluster.answer if cluster.answered(deadline) else None)
+        or ClusterFacts(error=late),
+        github=(github.answer if github.answered(deadline) else None) or GitHubFacts(error=late),
+        pushgateway=gateway.answer if gateway.answered(deadline) else late,
+    )
 
 
 # ---------------------------------------------------------------- the cluster
@@ -117,7 +145,9 @@ def ask_cluster(settings: Settings, kubeconfig: str | None, deadline: float) -> 
 
 def _answer(kube: Kube, q: Access, deadline: float) -> Access:
     if time.monotonic() > deadline:
-        return replace(q, error=f"not asked: the cluster took over {CLUSTER_BUDGET_S:g} s")
+        return replace(
+            q, error=f"not asked: the cluster answered too slowly to ask all in {ANSWER_BY_S:g} s"
+        )
     try:
         allowed = kube.access_review(q.verb, q.group, q.resource, q.namespace, q.name)
     except KubeError as err:

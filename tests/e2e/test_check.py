@@ -171,6 +171,17 @@ def test_an_unreachable_cluster_is_one_failed_row_in_time(world: World, tmp_path
     )
 
 
+def test_a_slow_cluster_still_gets_an_answer_in_time(world: World) -> None:
+    """Two seconds per call: what could not be asked in time is not verified, so exit 1,
+    and the answer still comes in under 10 s."""
+    world.kube.latency_s = 2.0
+    done = check(world, *ALLOWED, *TEAMS)
+    assert done.seconds < 10, done.seconds
+    assert done.code == 1
+    unverified = [n for n, (s, d) in done.rows.items() if s == "fail" and "not asked" in d]
+    assert unverified, done.stdout
+
+
 def test_a_refused_token_is_named_and_never_printed(world: World) -> None:
     """GitHub answers 401: the github row fails saying so, and the token appears nowhere."""
     done = check(world, *ALLOWED, GITHUB_TOKEN="ghp_notthetoken0123456789")

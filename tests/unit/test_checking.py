@@ -164,9 +164,23 @@ GATEWAY = "http://pushgateway.monitoring:9091"
         pytest.param(
             facts(access=tuple(replace(q, error="403 Forbidden") for q in questions(BASE))),
             "rbac workloads",
+            FAIL,
+            "not verified: 403 Forbidden",
+            id="review-unanswered-is-no-pass",
+        ),
+        pytest.param(
+            facts(access=tuple(replace(q, error="403 Forbidden") for q in questions(BASE))),
+            "rbac agents",
             WARN,
-            "could not be checked: 403 Forbidden",
-            id="review-unanswered",
+            "not verified: 403 Forbidden",
+            id="optional-review-unanswered",
+        ),
+        pytest.param(
+            facts(access=tuple(replace(q, error="not asked") for q in questions(BASE))),
+            "lease",
+            FAIL,
+            "sweeper/foreman-pr-sweeper: not verified: not asked",
+            id="lease-review-unanswered",
         ),
         # ------------------------------------------------------------ the Lease
         pytest.param(
@@ -249,7 +263,7 @@ GATEWAY = "http://pushgateway.monitoring:9091"
             facts(NAMESPACED, namespaces=(("team-a", None), ("team-b", None))),
             "namespaces",
             OK,
-            "team-a, team-b (whether they exist cannot be read",
+            "team-a, team-b (whether they exist was not read",
             id="namespaces-unreadable",
         ),
         # ------------------------------------------------------------ the allowlist
