@@ -5,6 +5,7 @@ The flags and their variables are in sweeper/flags.py.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -14,7 +15,7 @@ from typing import TextIO, cast
 
 from sweeper import __version__
 from sweeper.errors import Forbidden, KubeError
-from sweeper.flags import Done, UsageError, read_raw, refusal_format
+from sweeper.flags import PROG, Done, UsageError, parser, read_raw, refusal_format
 from sweeper.github import GitHub, GitHubError, Transient, Unauthorized
 from sweeper.metrics import Metrics, Pushgateway
 from sweeper.ports import KubePort
@@ -25,7 +26,7 @@ from sweeper.sweep import finish, run_sweep
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 # What a refused command line gets on stderr: the JSON line on stdout says what was wrong.
-USAGE_HINT = """usage: foreman-pr-sweeper [OPTIONS] | foreman-pr-sweeper report [FILE]
+USAGE_HINT = """usage: foreman-pr-sweeper [OPTIONS] | report [FILE] | check [OPTIONS]
 foreman-pr-sweeper --help lists every flag and its variable
 """
 
@@ -103,6 +104,41 @@ def _refusal(err: Exception) -> str:
     return "github-auth" if isinstance(err, Unauthorized) else "github-unreachable"
 
 
+def _check(argv: list[str], env: Mapping[str, str]) -> int:
+    """`check [--format table|json]` and a sweep's own flags: sweeper.probing asks, writing
+    nothing, whether a real run would work."""
+    from sweeper.checking import ABOUT, ABOUT_EPILOG
+
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--format", default="table")
+    known, rest = pre.parse_known_args(argv)
+    out = cast(TextIO, Output(sys.stdout))
+    if {"-h", "--help"} & set(rest):
+        usage = parser()
+        usage.prog, usage.description, usage.epilog = f"{PROG} check", ABOUT, ABOUT_EPILOG
+        usage.usage = None
+        usage.add_argument(
+            "--format",
+            choices=("table", "json"),
+            default="table",
+            help="table: one row per check and a verdict; json: one document (default table)",
+        )
+        usage.print_help()
+        return EXIT_OK
+    try:
+        if known.format not in ("table", "json"):
+            raise UsageError(f"--format {known.format!r} is not table or json", "flag --format")
+        raw = read_raw(rest, env)
+        settings = build(raw)
+    except ConfigError as err:
+        return _refuse(err, rest, env, out)
+    except Done as done:
+        return done.code
+    from sweeper.probing import run_check
+
+    return run_check(settings, raw.kubeconfig.value, known.format, env, out)
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     args = sys.argv[1:] if argv is None else list(argv)
@@ -112,6 +148,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             from sweeper.readout import main as report  # reads a log; needs no cluster or token
 
             code = report(args[1:], sys.stdin, sys.stdout)
+        elif args[:1] == ["check"]:
+            code = _check(args[1:], env)
         else:
             code = sweep(args, env)
         sys.stdout.flush()  # a closed pipe shows here, while it can still be handled

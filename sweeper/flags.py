@@ -16,7 +16,8 @@ from sweeper.values import LOG_FORMATS
 PROG = "foreman-pr-sweeper"
 
 USAGE = """%(prog)s [OPTIONS]
-       %(prog)s report [FILE] [--format text|markdown]"""
+       %(prog)s report [FILE] [--format text|markdown]
+       %(prog)s check [--format table|json] [OPTIONS]"""
 
 DESCRIPTION = """\
 Open the missing pull requests of Completed LLMKube Foreman Workloads, exactly once.
@@ -60,6 +61,9 @@ metrics: with --pushgateway-url every run (dry runs and exit-2 runs too) pushes 
 
 report: `foreman-pr-sweeper report [FILE] [--format text|markdown]` reads a run's log
   (FILE, or standard input) and prints what an operator reads: `report --help`.
+
+check: `foreman-pr-sweeper check [--format table|json] [FLAGS]` asks, writing nothing,
+  whether a sweep with these flags and variables would work: `check --help`.
 
 output: one JSON line per event on stdout. A reader that goes away (`| head`) loses the
   rest of the log, not the run: the pass finishes its writes and records them.

@@ -346,6 +346,77 @@ class Kube:
         )
         return _raw_json(response)
 
+    # ------------------------------------------------------------ read-only looks, for `check`
+
+    @property
+    def server(self) -> str:
+        """The API server's URL, as the configuration names it."""
+        return str(self._core.api_client.configuration.host)
+
+    def served_resources(self, group: str, version: str) -> frozenset[str] | None:
+        """The resources (no subresources) one group version serves, by discovery; None
+        when the cluster serves no such group version."""
+        try:
+            response = self._do(
+                f"get {group}/{version}",
+                lambda: self._custom.get_api_resources(
+                    group, version, _preload_content=False, _request_timeout=self._timeout
+                ),
+            )
+        except NotFound:
+            return None
+        listed = _raw_json(response).get("resources")
+        names = [r.get("name") for r in listed or () if isinstance(r, dict)]
+        return frozenset(n for n in names if isinstance(n, str) and "/" not in n)
+
+    def access_review(
+        self,
+        verb: str,
+        group: str,
+        resource: str,
+        namespace: str | None = None,
+        name: str | None = None,
+    ) -> bool:
+        """Whether RBAC lets this client `verb` the resource (in `namespace`, else in all
+        of them; `name`, else any), asked with a SelfSubjectAccessReview: nothing is
+        stored."""
+        attributes = {"verb": verb, "group": group, "resource": resource}
+        if namespace:
+            attributes["namespace"] = namespace
+        if name:
+            attributes["name"] = name
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes},
+        }
+        authorization = client.AuthorizationV1Api(self._core.api_client)
+        response = self._do(
+            "create selfsubjectaccessreviews",
+            lambda: authorization.create_self_subject_access_review(
+                cast(Any, body), _preload_content=False, _request_timeout=self._timeout
+            ),
+        )
+        status = _raw_json(response).get("status")
+        return isinstance(status, dict) and status.get("allowed") is True
+
+    def namespace_exists(self, name: str) -> bool | None:
+        """Whether the namespace exists; None when this client may not read it."""
+        try:
+            _raw_json(
+                self._do(
+                    "get namespaces",
+                    lambda: self._core.read_namespace(
+                        name, _preload_content=False, _request_timeout=self._timeout
+                    ),
+                )
+            )
+        except NotFound:
+            return False
+        except Forbidden:
+            return None
+        return True
+
 
 def _raw_json(response: Any) -> dict[str, Any]:
     data = getattr(response, "data", response)

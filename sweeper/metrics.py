@@ -13,7 +13,8 @@ alert. A run that found the lock held did nothing: it pushes only the series tha
 so (`last_run_*`, and whether an allowlist is set), never a success, and leaves the
 previous run's decisions in place.
 `RunFacts` is plain data; `families` turns it into metric families without I/O;
-`Pushgateway` is the thin adapter, whose failures are a warning line, never the run's.
+`Pushgateway` is the thin adapter, whose failures are a warning line, never the run's;
+`check` only asks it whether it is ready.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.error import HTTPError
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import urlopen
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import push_to_gateway, pushadd_to_gateway
@@ -215,6 +218,20 @@ class Pushgateway:
             grouping_key={"mode": run.mode},
             timeout=self.timeout_s,
         )
+
+    def ready(self) -> None:
+        """A look, never a push: `GET /-/ready` answers 2xx (a gateway without that path:
+        `GET /api/v1/status`). Raises OSError naming what failed."""
+        try:
+            self._get("/-/ready")
+        except HTTPError as err:
+            if err.code != 404:
+                raise
+            self._get("/api/v1/status")
+
+    def _get(self, path: str) -> None:
+        with urlopen(self.url + path, timeout=self.timeout_s) as response:
+            response.read(4096)
 
 
 class Metrics:

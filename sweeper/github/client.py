@@ -18,7 +18,13 @@ from sweeper.github.auth import Auth
 from sweeper.github.batch import Answer, build_query, in_batches, read_answer
 from sweeper.github.calls import Caller
 from sweeper.github.limits import Limits
-from sweeper.github.probe import InstallationProbe, TokenProbe, probe_installation, probe_token
+from sweeper.github.probe import (
+    InstallationProbe,
+    TokenProbe,
+    probe_installation,
+    probe_owner,
+    probe_token,
+)
 from sweeper.github.rest import Rest
 from sweeper.github.transport import (
     GitHubError,
@@ -87,6 +93,11 @@ class GitHub(Rest):
         """As a GitHub App: installed on the repository's owner, and granted what (read with
         the JWT; no token is minted)."""
         return probe_installation(self._call, repo)
+
+    def probe_owner(self, owner: str) -> InstallationProbe:
+        """As a GitHub App: installed on this owner (user or organisation), and granted
+        what; for an allowlist entry `OWNER/*`."""
+        return probe_owner(self._call, owner)
 
     def rate_buckets(self) -> dict[Bucket, dict[str, Any]]:
         """Per bucket: what this run used and what is left (`used`, `remaining`, `limit`,

@@ -45,7 +45,7 @@ class TokenProbe:
 class InstallationProbe:
     """The GitHub App on one repository's owner, as its JWT sees it."""
 
-    repo: str
+    repo: str  # OWNER/NAME; OWNER/* when the owner itself was asked (`probe_owner`)
     owner: str
     installed: bool
     installation_id: int | None = None
@@ -80,10 +80,20 @@ def probe_installation(caller: Caller, repo: str) -> InstallationProbe:
     GitHub answers 404 both when the App is not installed there and when the repository
     does not exist: either way, nothing the App could sweep.
     """
+    return _installation(caller, f"/repos/{repo}/installation", repo, owner_of(repo))
+
+
+def probe_owner(caller: Caller, owner: str) -> InstallationProbe:
+    """`GET /users/{owner}/installation` with the JWT: the App's installation on an owner,
+    for an allowlist entry `OWNER/*` that names no repository. GitHub answers there for an
+    organisation as for a user (a 404: the App is not installed on that account)."""
+    return _installation(caller, f"/users/{owner}/installation", f"{owner}/*", owner.lower())
+
+
+def _installation(caller: Caller, path: str, repo: str, owner: str) -> InstallationProbe:
     if caller.auth.app is None:
         raise GitHubError("with a token there is no GitHub App installation to probe")
-    owner = owner_of(repo)
-    url = f"{caller.api_url}/repos/{repo}/installation"
+    url = caller.api_url + path
     try:
         body = as_mapping(json_of(caller.request("GET", url, kind="auth", cost=0, as_app=True)))
     except NotFound:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.harness import REPO_ROOT, TOKEN, World, owned_by
+from tests.e2e.harness import TOKEN, World, owned_by
 from tests.fixtures.foreman import agent, issue_pipeline, result, task, workload
 
 pytestmark = pytest.mark.e2e
@@ -20,9 +20,6 @@ BRANCH = "foreman/wl/issue-1"
 DRAFTS = "--draft-on-request-changes"
 CLOSING = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s*#\d+", re.I)
 MENTION = re.compile(r"(?<![\w`])@[A-Za-z0-9_-]")
-# --open-as-draft is another change's (cli.py/settings.py): these tests run once it is in.
-HAS_FLAG = "--open-as-draft" in (REPO_ROOT / "sweeper" / "cli.py").read_text()
-needs_flag = pytest.mark.skipif(not HAS_FLAG, reason="--open-as-draft is not in the CLI yet")
 
 
 def decision(run: Any, branch: str = BRANCH) -> dict[str, Any]:
@@ -137,7 +134,6 @@ def test_agents_forbidden_warn_once_per_run_and_the_setting_decides(world: World
     assert agent_lists(world) == Counter({"team-a": 1, "team-b": 1})
 
 
-@needs_flag
 @pytest.mark.parametrize(
     ("agents", "forbidden", "expected"),
     [

@@ -1,7 +1,8 @@
-"""The README's runbook, executed: install, the dry-run backfill and the real backfill, each
-block extracted from the README and run verbatim by bash with the real kubectl and jq
-against the Kubernetes stand-in, whose Job runner starts each created Job's container (the
-sweeper, as the image's entrypoint) as a local process against the GitHub stand-in.
+"""The README's runbook, executed: install, check, the dry-run backfill and the real
+backfill, each block extracted from the README and run verbatim by bash with the real
+kubectl and jq against the Kubernetes stand-in, whose Job runner starts each created Job's
+container (the sweeper, as the image's entrypoint) as a local process against the GitHub
+stand-in.
 
 A runbook step that no longer works fails here, and so does a report that no longer says
 what the runbook promises. Before the install, the operator sets what the README asks of
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -140,6 +142,21 @@ def test_the_runbook_runs_verbatim(ops: Ops) -> None:
     secret = world.kube.get("secrets", NS, "foreman-pr-sweeper-github", group="")
     assert secret is not None and "token" in secret["data"]
 
+    checked = ops.run("check").stdout
+    assert re.search(r"^rbac workloads +ok +get, list, patch cluster-wide$", checked, re.M)
+    assert re.search(
+        rf"^lease +ok +{NS}/foreman-pr-sweeper: get, update, create granted", checked, re.M
+    )
+    assert re.search(rf"^allowlist +ok +{ALLOW_REPOS}$", checked, re.M)
+    assert checked.rstrip().endswith("a real run would work (exit 0)"), checked
+    job = world.kube.get("jobs", NS, "check", group=BATCH)
+    assert job is not None
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[0] == "check" and "--github-token-file=/var/run/secrets/github/token" in args
+    assert [p["head"]["ref"] for p in world.pulls()] == ["foreman/docs-pass/issue-7"]
+    assert world.kube.list("leases", group="coordination.k8s.io") == []  # check wrote nothing
+    assert ops.suspended() is True
+
     dry = ops.run("first-backfill")
     plan = dry.stdout
     assert "dry run" in plan and "RUN 1 of 1: finished, exit 0" in plan
@@ -178,6 +195,36 @@ def test_the_runbook_runs_verbatim(ops: Ops) -> None:
 
     ops.run("go-live")
     assert ops.suspended() is False
+
+
+def test_the_runbooks_check_names_a_missing_permission(ops: Ops) -> None:
+    """The check step, verbatim, with patch on Workloads taken from the sweeper: its table
+    names exactly that, its verdict is exit 1 (the Job fails), and it wrote nothing."""
+    world = ops.world
+    seed_history(world)
+    ops.configure()
+    ops.run("install")
+    world.kube.deny("patch", "workloads.foreman.llmkube.dev")
+    checked = ops.run("check").stdout
+    assert re.search(
+        r"^rbac workloads +fail +cannot patch workloads.foreman.llmkube.dev cluster-wide$",
+        checked,
+        re.M,
+    ), checked
+    assert checked.rstrip().endswith("a real run would not work (exit 1)"), checked
+    pods = [
+        p
+        for p in world.kube.list("pods", NS, group="")
+        if p["metadata"]["labels"].get("job-name") == "check"
+    ]
+    assert [
+        p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] for p in pods
+    ] == [1]
+    assert [p["head"]["ref"] for p in world.pulls()] == ["foreman/docs-pass/issue-7"]
+    assert world.kube.list("leases", group="coordination.k8s.io") == []
+    assert RECORDS not in (
+        world.workload("nightly-fixes", "team-a")["metadata"].get("annotations") or {}
+    )
 
 
 def test_deploy_as_shipped_refuses_to_sweep_naming_the_allowlist(ops: Ops) -> None:

@@ -15,8 +15,9 @@ the endpoints the sweeper uses with GitHub's real semantics, among them:
 - primary and secondary rate limits, rate-limit headers on every answer, 401 on a bad
   token, a classic token's `X-OAuth-Scopes` (`oauth_scopes`), %2F-encoded path
   parameters, optional GitHub Enterprise `/api/v3` prefix;
-- a GitHub App (`enable_app`, `install`): its JWT, installations (`GET .../installation`
-  with their permissions), minted tokens that expire, and a quota per installation;
+- a GitHub App (`enable_app`, `install`): its JWT, installations (`GET
+  /repos/{owner}/{repo}/installation` and `GET /users/{owner}/installation`, with their
+  permissions), minted tokens that expire, and a quota per installation;
 - GraphQL at `/graphql` (`/api/graphql` beside GHES's `/api/v3`): GitHub's schema
   executed over the same state, with its own bucket (tests/standins/graphql.py).
 
@@ -368,6 +369,7 @@ class GitHubStandIn(LocalServer):
                 segments == ["app"]
                 or segments[:2] == ["app", "installations"]
                 or (len(segments) == 4 and segments[0] == "repos" and segments[3] == "installation")
+                or (len(segments) == 3 and segments[0] == "users" and segments[2] == "installation")
             )
             if problem is None and app_routes:
                 return "jwt", ""
@@ -1020,6 +1022,11 @@ class GitHubStandIn(LocalServer):
         if len(seg) == 4 and seg[0] == "repos" and seg[3] == "installation" and method == "GET":
             installation = self._installation_of(seg[1])
             if installation is None or f"{seg[1]}/{seg[2]}" not in self._repos:
+                raise _not_found()
+            return 200, self._installation_json(installation, seg[1]), {}
+        if len(seg) == 3 and seg[0] == "users" and seg[2] == "installation" and method == "GET":
+            installation = self._installation_of(seg[1])  # a user's or an organisation's
+            if installation is None:
                 raise _not_found()
             return 200, self._installation_json(installation, seg[1]), {}
         minting = len(seg) == 4 and seg[:2] == ["app", "installations"]

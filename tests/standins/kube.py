@@ -26,6 +26,9 @@ does what a real API server does for:
   ClusterRoleBindings, coordination.k8s.io/v1 Leases, and the cluster-scoped
   admissionregistration.k8s.io/v1 ValidatingAdmissionPolicies and their bindings
   (stored; no policy is enforced);
+- authorization.k8s.io/v1 SelfSubjectAccessReviews (create only, never stored): `allowed`
+  is true unless `deny()` took the verb away, which also answers the denied requests
+  themselves 403 Forbidden, worded as RBAC words it (kubectl auth can-i works);
 - Namespaces: `create` stores one (phase Active, finalizer `kubernetes`, the
   `kubernetes.io/metadata.name` label) and GET returns it; any other name still reads
   as Active (namespace lifecycle is not modelled); the list shows the created ones, the
@@ -62,10 +65,10 @@ does what a real API server does for:
   changes;
 - delete (with uid/resourceVersion preconditions), answering a Success Status;
 - request bodies in JSON, or in protobuf for Namespaces, Secrets, ServiceAccounts and
-  Jobs: kubectl's typed commands (`create namespace`, `create secret`, `create job`) send
-  protobuf only, never falling back to JSON; they are decoded with a field table
-  generated from k8s.io/api v1.32's descriptors (see _PROTO_TABLE); answers are JSON,
-  which every client accepts;
+  Jobs, and SelfSubjectAccessReviews: kubectl's typed commands (`create namespace`,
+  `create secret`, `create job`, `auth can-i`) send protobuf only, never falling back
+  to JSON; they are decoded with a field table generated from k8s.io/api v1.32's
+  descriptors (see _PROTO_TABLE); answers are JSON, which every client accepts;
 - errors as `Status` objects with `code` and `reason`.
 
 Controllers can be attached (`attach()`): they see every write, may refuse one, and are
@@ -78,10 +81,10 @@ apply (415), server-side dry-run (400), unknown strategic-merge directives (400)
 writes to Pods (405), protobuf bodies of other kinds and bodies in other formats such
 as YAML (415), `previous`, `timestamps`, `sinceSeconds` and `sinceTime` on logs
 (400). Not modelled at all: schema validation and most defaulting (`fieldValidation` is
-accepted, and Strict checks nothing more), managedFields, RBAC, admission, namespace
-existence, finalizers and garbage collection (the Job runner deletes a deleted Job's
-Pods itself), consistent list snapshots across pages (a later page shows the current
-state).
+accepted, and Strict checks nothing more), managedFields, RBAC beyond `deny()` (the one
+user may do everything else), admission, namespace existence, finalizers and garbage
+collection (the Job runner deletes a deleted Job's Pods itself), consistent list
+snapshots across pages (a later page shows the current state).
 
 See tests/standins/test_kube_standin.py and tests/standins/test_kube_jobs.py for the
 contract, checked with the real client and the real kubectl.
@@ -125,6 +128,7 @@ COORDINATION = "coordination.k8s.io"
 ADMISSION = "admissionregistration.k8s.io"
 BATCH = "batch"
 RBAC = "rbac.authorization.k8s.io"
+AUTHORIZATION = "authorization.k8s.io"
 
 _META_FIELDS: dict[str, tuple[str, ...]] = {
     "metadata.name": ("metadata", "name"),
@@ -295,6 +299,15 @@ ADMISSION_POLICY_BINDINGS = _builtin(
     namespaced=False,
     generation=True,
 )
+# Asked, never stored: what RBAC would say of one request (`deny()` shapes the answers).
+SELF_SUBJECT_ACCESS_REVIEWS = _builtin(
+    AUTHORIZATION,
+    "selfsubjectaccessreviews",
+    "SelfSubjectAccessReview",
+    namespaced=False,
+    watchable=False,
+    verbs=("create",),
+)
 
 KINDS = (
     _custom("workloads", "Workload", "wl"),
@@ -336,6 +349,7 @@ KINDS = (
     ROLE_BINDINGS,
     ADMISSION_POLICIES,
     ADMISSION_POLICY_BINDINGS,
+    SELF_SUBJECT_ACCESS_REVIEWS,
 )
 BY_PATH = {(k.group, k.version, k.plural): k for k in KINDS}
 BY_KIND = {(k.group, k.kind): k for k in KINDS}
@@ -859,12 +873,13 @@ def _decode_token(token: str) -> tuple[int, str, tuple[str, str]]:
 
 _PROTOBUF = "application/vnd.kubernetes.protobuf"
 # kubectl's typed commands (create namespace, create secret, create serviceaccount, create
-# job) send protobuf and never fall back to JSON. These are the field numbers and types of
-# the messages they can send, generated from the FileDescriptorProtos of k8s.io/api v1.32
-# (as compiled into kubectl). A line is a message, then `jsonName=number:type`; indented
-# lines continue it. Types: s string, b bytes, i integer, u bool, d double, T Time, Q
-# Quantity, X IntOrString, F FieldsV1, else a message (^m: embedded, its fields inline in
-# JSON); *t repeated, {k:v} a map. A
+# job, auth can-i) send protobuf and never fall back to JSON. These are the field numbers
+# and types of the messages they can send, generated from the FileDescriptorProtos of
+# k8s.io/api v1.32 (as compiled into kubectl); the SelfSubjectAccessReview lines were
+# written from authorization/v1's protobuf struct tags, the same numbers. A line is a
+# message, then `jsonName=number:type`; indented lines continue it. Types: s string, b
+# bytes, i integer, u bool, d double, T Time, Q Quantity, X IntOrString, F FieldsV1, else
+# a message (^m: embedded, its fields inline in JSON); *t repeated, {k:v} a map. A
 # trailing _ marks a scalar that is not a pointer in the Go type: its zero value means
 # unset and is dropped, as its JSON omits it (empty strings are dropped likewise; the
 # zero value of a pointer is kept).
@@ -1086,6 +1101,14 @@ NodeSelectorRequirement key=1:s operator=2:s values=3:*s
 VolumeResourceRequirements limits=1:{s:Q} requests=2:{s:Q}
 TypedLocalObjectReference apiGroup=1:s kind=2:s name=3:s
 TypedObjectReference apiGroup=1:s kind=2:s name=3:s namespace=4:s
+SelfSubjectAccessReview metadata=1:ObjectMeta spec=2:SelfSubjectAccessReviewSpec
+    status=3:SubjectAccessReviewStatus
+SelfSubjectAccessReviewSpec resourceAttributes=1:ResourceAttributes
+    nonResourceAttributes=2:NonResourceAttributes
+ResourceAttributes namespace=1:s verb=2:s group=3:s version=4:s resource=5:s subresource=6:s
+    name=7:s
+NonResourceAttributes path=1:s verb=2:s
+SubjectAccessReviewStatus allowed=1:u_ denied=4:u_ reason=2:s evaluationError=3:s
 """
 
 
@@ -1556,6 +1579,7 @@ class KubeStandIn(LocalServer):
         self._rv = 1000
         self._epoch = 0
         self._faults: list[_Fault] = []
+        self._denials: list[_Denial] = []
         self._hook: Hook | None = None
         self._history: list[_Event] = []
         self._history_rvs: list[int] = []
@@ -1712,6 +1736,33 @@ class KubeStandIn(LocalServer):
             self._faults.append(
                 _Fault(method.upper(), re.compile(path_regex), status, reason, times)
             )
+
+    def deny(
+        self, verb: str, resource: str, namespace: str | None = None, name: str | None = None
+    ) -> None:
+        """RBAC stops granting `verb` on `resource` (`workloads`, or with its group as
+        kubectl spells it, `workloads.foreman.llmkube.dev`; `events` is any group's).
+        With `namespace`, only there, which also denies it cluster-wide (across all
+        namespaces); with `name`, only that object, which also denies what names no object
+        (list, create), as RBAC grants those only to rules without resourceNames. Such
+        requests are answered 403 Forbidden as the real server words it, and a
+        SelfSubjectAccessReview asking about them answers `allowed: false`. Everything
+        not denied stays granted."""
+        plural, _, group = resource.partition(".")
+        with self._lock:
+            self._denials.append(_Denial(verb, plural, group or None, namespace, name))
+
+    def _denied(
+        self, verb: str, group: str, resource: str, namespace: str | None, name: str | None
+    ) -> bool:
+        return any(
+            d.verb == verb
+            and d.resource == resource
+            and d.group in (None, group)
+            and (d.namespace is None or namespace in (None, "", d.namespace))
+            and (d.name is None or name in (None, "", d.name))
+            for d in self._denials
+        )
 
     def on_request(self, hook: Hook | None) -> None:
         """hook(method, path, parsed JSON body or None) runs before each request is served
@@ -2296,6 +2347,7 @@ class KubeStandIn(LocalServer):
                 raise ApiError(
                     404, "NotFound", f"the server could not find the requested resource ({path})"
                 )
+            self._authorize(method, route, query)
             return self._serve_resource(method, route, query, body, ctype)
         except ApiError as err:
             return err.code, err.body()
@@ -2335,6 +2387,8 @@ class KubeStandIn(LocalServer):
             raise _not_allowed(f"{verb} of {kind.plural} is not implemented by the stand-in")
         if kind is NAMESPACES:
             return self._serve_namespace(method, name, body, q)
+        if kind is SELF_SUBJECT_ACCESS_REVIEWS:
+            return self._review(body)
         if name is None:
             if method == "GET":
                 return 200, self._list(kind, namespace if kind.namespaced else None, q)
@@ -2354,6 +2408,63 @@ class KubeStandIn(LocalServer):
         if method == "DELETE" and sub is None:
             return 200, self._delete(kind, scope, name, body)
         raise _not_allowed(f"{method} is not allowed here")
+
+    def _authorize(self, method: str, route: _Route, query: Query) -> None:
+        """403 Forbidden for a request that `deny()` took away, worded as RBAC words it."""
+        kind = route.kind
+        assert kind is not None
+        verb = _verb(method, route, query)
+        resource = kind.plural + (f"/{route.subresource}" if route.subresource else "")
+        if not self._denied(verb, kind.group, resource, route.namespace, route.name):
+            return
+        spelled = f"{kind.plural}.{kind.group}" if kind.group else kind.plural
+        what = f'{spelled} "{route.name}"' if route.name else spelled
+        where = (
+            f'in the namespace "{route.namespace}"' if route.namespace else "at the cluster scope"
+        )
+        raise ApiError(
+            403,
+            "Forbidden",
+            f'{what} is forbidden: User "standin" cannot {verb} resource "{resource}" in API '
+            f'group "{kind.group}" {where}',
+            _details(kind, route.name),
+        )
+
+    def _review(self, body: Any) -> tuple[int, Obj]:
+        """A SelfSubjectAccessReview, answered from the denials and never stored."""
+        obj = self._check_body(SELF_SUBJECT_ACCESS_REVIEWS, body)
+        spec = obj.get("spec")
+        attributes = spec.get("resourceAttributes") if isinstance(spec, dict) else None
+        other = spec.get("nonResourceAttributes") if isinstance(spec, dict) else None
+        if (attributes is None) == (other is None):
+            raise _invalid(
+                SELF_SUBJECT_ACCESS_REVIEWS,
+                "",
+                "spec",
+                "exactly one of nonResourceAttributes or resourceAttributes must be specified",
+            )
+        allowed = True
+        if isinstance(attributes, dict):
+            resource = str(attributes.get("resource") or "")
+            if attributes.get("subresource"):
+                resource += f"/{attributes['subresource']}"
+            allowed = not self._denied(
+                str(attributes.get("verb") or ""),
+                str(attributes.get("group") or ""),
+                resource,
+                attributes.get("namespace") or None,
+                attributes.get("name") or None,
+            )
+        status: Obj = {"allowed": allowed}
+        if allowed:
+            status["reason"] = "the stand-in grants everything not denied"
+        return 201, {
+            "kind": SELF_SUBJECT_ACCESS_REVIEWS.kind,
+            "apiVersion": SELF_SUBJECT_ACCESS_REVIEWS.api_version,
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+            "status": status,
+        }
 
     def _serve_namespace(
         self, method: str, name: str | None, body: Any, q: dict[str, str]
@@ -2516,6 +2627,15 @@ class _Fault:
     status: int
     reason: str
     times: int
+
+
+@dataclass(frozen=True)
+class _Denial:
+    verb: str
+    resource: str  # plural, with "/subresource" for one
+    group: str | None  # None: any group
+    namespace: str | None  # None: every namespace
+    name: str | None  # None: every object
 
 
 class _InvalidJson:

@@ -224,5 +224,7 @@ def test_the_adapters_installation_probe_against_the_standin(gh: GitHubStandIn) 
     assert acme.installed and acme.ready and acme.installation_id == 1001
     assert other.installed and other.missing == ("pull_requests: write",)
     assert not bare.installed and not bare.ready
+    assert github.probe_owner("other").installation_id == other.installation_id
+    assert not github.probe_owner("nobody").installed
     assert gh.tokens_minted == 0
     assert gh.count("POST") == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 from sweeper.errors import AlreadyExists, Conflict, Expired, Forbidden, NotFound, Unavailable
 from sweeper.kube import Kube, connect
 from tests.fixtures.foreman import agent, issue_pipeline, workload
+from tests.real.tools import kubectl_or_skip
 from tests.standins.kube import KubeStandIn
 
 G, V = "foreman.llmkube.dev", "v1alpha1"
@@ -696,6 +698,94 @@ def test_namespaces_all_exist_and_are_read_only(kube: KubeStandIn, core: client.
     ]
 
 
+# ---------------------------------------------------------------- RBAC: reviews and denials
+
+
+def review(
+    verb: str, resource: str, group: str = G, namespace: str | None = None, name: str | None = None
+) -> dict[str, Any]:
+    attributes = {"verb": verb, "group": group, "resource": resource}
+    attributes.update({k: v for k, v in (("namespace", namespace), ("name", name)) if v})
+    return {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": attributes},
+    }
+
+
+def allowed(authz: client.AuthorizationV1Api, body: dict[str, Any]) -> bool:
+    answer, code, _ = authz.create_self_subject_access_review_with_http_info(body)
+    assert code == 201 and answer.kind == "SelfSubjectAccessReview"
+    assert answer.spec.resource_attributes.verb == body["spec"]["resourceAttributes"]["verb"]
+    result: bool = answer.status.allowed
+    return result
+
+
+def test_access_reviews_answer_from_the_denials(kube: KubeStandIn, api: client.ApiClient) -> None:
+    """A SelfSubjectAccessReview is 201 with status.allowed: true unless deny() took the verb
+    away there; a namespaced denial also denies it across all namespaces, a named one also
+    where no name is given; nothing is stored, and GET on reviews is 405."""
+    authz = client.AuthorizationV1Api(api)
+    assert allowed(authz, review("patch", "workloads", namespace="team-a"))
+    kube.deny("patch", "workloads.foreman.llmkube.dev", namespace="team-a")
+    kube.deny("update", "leases", namespace="ops", name="foreman-pr-sweeper")
+    assert not allowed(authz, review("patch", "workloads", namespace="team-a"))
+    assert allowed(authz, review("patch", "workloads", namespace="team-b"))
+    assert not allowed(authz, review("patch", "workloads"))  # across all namespaces
+    assert allowed(authz, review("get", "workloads", namespace="team-a"))
+    assert allowed(authz, review("patch", "workloads", group="other.example", namespace="team-a"))
+    lease = ("update", "leases", COORD, "ops")
+    assert not allowed(authz, review(*lease, name="foreman-pr-sweeper"))
+    assert not allowed(authz, review(*lease))  # every name includes the denied one
+    assert allowed(authz, review(*lease, name="another"))
+    assert allowed(authz, review("get", "leases", COORD, "ops", "foreman-pr-sweeper"))
+    code, body = raw(kube, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {})
+    assert (code, body["reason"]) == (422, "Invalid")
+    assert raw(kube, "GET", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")[0] == 405
+
+
+def test_a_denied_request_is_forbidden_as_rbac_words_it(
+    kube: KubeStandIn, co: client.CustomObjectsApi
+) -> None:
+    """What deny() took away is 403 Forbidden, naming verb, resource and namespace; the same
+    request elsewhere is served."""
+    kube.seed(wl("wl", "team-a"))
+    kube.seed(wl("wl", "team-b"))
+    kube.deny("patch", "workloads", namespace="team-a")
+    patch = {"metadata": {"annotations": {"a": "b"}}}
+    with pytest.raises(ApiException) as caught:
+        co.patch_namespaced_custom_object(G, V, "team-a", "workloads", "wl", patch)
+    assert status_of(caught.value) == (403, "Forbidden")
+    message = json.loads(caught.value.body)["message"]
+    assert 'cannot patch resource "workloads" in API group "foreman.llmkube.dev"' in message
+    assert 'in the namespace "team-a"' in message
+    co.patch_namespaced_custom_object(G, V, "team-b", "workloads", "wl", patch)
+    assert co.get_namespaced_custom_object(G, V, "team-a", "workloads", "wl")
+    assert (kube.get("workloads", "team-a", "wl") or {})["metadata"].get("annotations") is None
+
+
+def test_kubectl_auth_can_i_reads_the_denials(kube: KubeStandIn, tmp_path: Path) -> None:
+    """The real kubectl's `auth can-i` (a protobuf review) says no, exit 1, where deny() took
+    the verb away, and yes, exit 0, elsewhere."""
+    kubectl = kubectl_or_skip()
+    config_file = str(kube.write_kubeconfig(tmp_path / "kc"))
+    kube.deny("patch", "workloads.foreman.llmkube.dev", namespace="team-a")
+
+    def can_i(*args: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [kubectl, "--kubeconfig", config_file, "auth", "can-i", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return done.returncode, done.stdout.strip()
+
+    assert can_i("patch", "workloads.foreman.llmkube.dev", "-n", "team-a") == (1, "no")
+    assert can_i("patch", "workloads.foreman.llmkube.dev", "-n", "team-b") == (0, "yes")
+    assert can_i("patch", "workloads.foreman.llmkube.dev", "--all-namespaces") == (1, "no")
+    assert can_i("get", "leases/foreman-pr-sweeper", "-n", "ops") == (0, "yes")
+
+
 # ---------------------------------------------------------------- direct access, faults, hooks
 
 
@@ -911,6 +1001,24 @@ def test_adapter_expired_is_a_typed_error(kube: KubeStandIn, adapter: Kube) -> N
     kube.inject("GET", r"/workloads$", 410, "Expired", times=10)
     with pytest.raises(Expired):
         list(adapter.workload_pages((), None, 1))
+
+
+def test_adapter_reads_discovery_reviews_and_namespaces(kube: KubeStandIn, adapter: Kube) -> None:
+    """check's looks through the adapter: the resources a group version serves (None for
+    one not served), a review's answer, a namespace's existence; nothing is stored."""
+    assert adapter.served_resources(G, V) == {"workloads", "agentictasks", "agents"}
+    assert adapter.served_resources("nope.example", "v1") is None
+    kube.deny("create", "events", namespace="team-a")
+    assert adapter.access_review("create", "", "events", "team-b")
+    assert not adapter.access_review("create", "", "events", "team-a")
+    assert not adapter.access_review("create", "", "events")
+    assert adapter.access_review("get", COORD, "leases", "ops", "foreman-pr-sweeper")
+    assert adapter.namespace_exists("team-a") is True
+    kube.deny("get", "namespaces")
+    assert adapter.namespace_exists("team-a") is None
+    assert adapter.server == kube.url
+    assert {c.method for c in kube.calls} == {"GET", "POST"}
+    assert {c.resource for c in kube.calls if c.method == "POST"} == {"selfsubjectaccessreviews"}
 
 
 def test_adapter_events_and_leases(kube: KubeStandIn, adapter: Kube) -> None:

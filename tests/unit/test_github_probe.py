@@ -129,9 +129,41 @@ def test_an_installation_probe_uses_the_jwt_and_mints_nothing(
     assert "access_tokens" not in str(call.request.url)
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        pytest.param(
+            200,
+            installation(FULL),
+            InstallationProbe("Acme-Labs/*", "acme-labs", True, 77, FULL, ()),
+            id="installed",
+        ),
+        pytest.param(
+            404,
+            {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
+            InstallationProbe("Acme-Labs/*", "acme-labs", False),
+            id="not-installed",
+        ),
+    ],
+)
+def test_an_owner_probe_asks_for_the_accounts_installation(
+    github_mock: responses.RequestsMock,
+    status: int,
+    body: dict[str, Any],
+    expected: InstallationProbe,
+) -> None:
+    """For an allowlist entry OWNER/*: GET /users/{owner}/installation with the JWT."""
+    github_mock.get(f"{API}/users/Acme-Labs/installation", status=status, json=body)
+    assert app_client().probe_owner("Acme-Labs") == expected
+    [call] = github_mock.calls
+    assert call.request.headers["Authorization"].startswith("Bearer eyJ")
+
+
 def test_each_probe_belongs_to_its_kind_of_credential() -> None:
     """No token to probe as an App, no installation with a token: said, and nothing sent."""
     with pytest.raises(GitHubError, match="as a GitHub App"):
         app_client().probe_token()
     with pytest.raises(GitHubError, match="with a token"):
         token_client().probe_installation("acme/widgets")
+    with pytest.raises(GitHubError, match="with a token"):
+        token_client().probe_owner("acme")

@@ -7,8 +7,9 @@ import re
 import pytest
 
 from sweeper.budget import Bucket
-from sweeper.metrics import RunFacts, families, public_url
+from sweeper.metrics import Pushgateway, RunFacts, families, public_url
 from sweeper.settings import ConfigError, validate_pushgateway_url
+from tests.standins.serving import LocalServer, QuietHandler
 
 RUN = RunFacts(
     finished_at=1_764_633_600.0,
@@ -143,3 +144,51 @@ def test_the_flag_and_its_variable() -> None:
     assert flag.pushgateway_url == "https://gw.example"
     assert flag.public()["pushgateway_url"] == "https://gw.example"
     assert settings_from([], {"GITHUB_TOKEN": "t"})[0].pushgateway_url is None
+
+
+class _Gateway(LocalServer):
+    """A loopback server answering GETs from `answers` (path -> status), logging each."""
+
+    def __init__(self, answers: dict[str, int]) -> None:
+        super().__init__()
+        self.answers, self.seen = answers, []
+
+    class handler(QuietHandler):  # LocalServer's hook
+        owner: _Gateway
+
+        def _answer(self) -> None:
+            self.owner.seen.append(f"{self.command} {self.path}")
+            status = self.owner.answers.get(self.path, 404) if self.command == "GET" else 405
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+        do_GET = do_PUT = do_POST = _answer
+
+
+@pytest.mark.parametrize(
+    ("answers", "seen", "ready"),
+    [
+        pytest.param({"/-/ready": 200}, ["GET /-/ready"], True, id="ready"),
+        pytest.param(
+            {"/api/v1/status": 200},
+            ["GET /-/ready", "GET /api/v1/status"],
+            True,
+            id="no-ready-path-asks-the-status",
+        ),
+        pytest.param({"/-/ready": 503}, ["GET /-/ready"], False, id="not-ready"),
+        pytest.param({}, ["GET /-/ready", "GET /api/v1/status"], False, id="not-a-gateway"),
+    ],
+)
+def test_ready_is_a_look_never_a_push(
+    answers: dict[str, int], seen: list[str], ready: bool
+) -> None:
+    """`check` asks GET /-/ready (else /api/v1/status), and a failure raises OSError."""
+    with _Gateway(answers) as gateway:
+        if ready:
+            Pushgateway(gateway.url, 5).ready()
+        else:
+            with pytest.raises(OSError):
+                Pushgateway(gateway.url, 5).ready()
+        assert gateway.seen == seen
