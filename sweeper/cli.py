@@ -342,7 +342,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     kube: KubePort | None = None
     try:
         try:
-            kube = connect(kubeconfig)
+            kube = connect(kubeconfig, settings.tunables, stop)
             kube.check(settings.namespaces)
             github.check_token()
         except (KubeError, GitHubError) as err:  # RateLimited and Unauthorized among them
