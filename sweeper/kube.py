@@ -158,19 +158,19 @@ def _discard(response: Any) -> None:
     response.release_conn()
 
 
-def _first_time(item: Item, seen: set[object]) -> bool:
-    """False for an item already yielded: a listing restarted after 410 reads it again."""
-    key: object
+def _first_time(item: Item, seen: set[tuple[Any, Any, Any]]) -> bool:
+    """False for an item already yielded: a listing restarted after 410 reads it again.
+
+    Keyed by uid, with namespace and name: the server gives every object its own uid, so
+    a repeat is the same object read again, and two objects never fold into one."""
     if isinstance(item, Unreadable):
-        key = item.uid or ((item.namespace, item.name) if item.name else None)
+        key = (item.namespace, item.name, item.uid)
     else:
         meta = item.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
-        uid, name = meta.get("uid"), meta.get("name")
-        key = uid if isinstance(uid, str) and uid else (meta.get("namespace"), name)
-        key = key if isinstance(name, str) or isinstance(uid, str) else None
-    if key is None:
-        return True
+        key = (meta.get("namespace"), meta.get("name"), meta.get("uid"))
+    if not isinstance(key[2], str) or not key[2]:
+        return True  # no uid (no server sends that): nothing safe to dedupe by
     if key in seen:
         return False
     seen.add(key)
@@ -263,7 +263,7 @@ class Kube:
     ) -> Iterator[tuple[list[Item], int]]:
         """(items, bytes) per page. A page over `kube_page_bytes` is asked again with half
         the limit (then grows back); a 410 Expired restarts the listing, deduped by uid."""
-        seen: set[object] = set()
+        seen: set[tuple[Any, Any, Any]] = set()
         token: str | None = None
         restarts, limit = 0, max(1, page_size)
         while True:

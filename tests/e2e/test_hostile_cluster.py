@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -21,6 +23,7 @@ from sweeper.github import GitHub
 from sweeper.kube import connect
 from sweeper.model import RECORD_ANNOTATION
 from sweeper.report import configure
+from sweeper.stopping import Stop
 from sweeper.sweep import run_sweep
 from tests.e2e.harness import World
 from tests.fixtures.foreman import workload
@@ -134,3 +137,37 @@ def test_an_expired_continue_on_a_later_page_of_the_task_listing_counts_no_task_
         "foreman/wl/issue-1",
         "foreman/wl/issue-2",
     ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "args"),
+    [
+        pytest.param("POST", r"/leases$", [], id="lease"),
+        pytest.param("GET", r"/workloads$", ["--no-lock"], id="listing"),
+    ],
+)
+def test_sigterm_during_a_throttled_wait_ends_the_run_at_once_as_terminated(
+    world: World, method: str, path: str, args: list[str]
+) -> None:
+    """Retry-After: 30, and SIGTERM a moment later: the wait is cut short and the run ends
+    `terminated` within seconds, never `aborted` or a config error."""
+    world.simple("wl", issues=(1,))
+    env = world.env()
+    settings, kubeconfig = settings_from(args, env)
+    stop = Stop()
+    github = GitHub(settings.github_api_url, settings.github_token, settings.tunables, 0)
+    out = io.StringIO()
+    try:
+        kube = connect(kubeconfig, settings.tunables, stop)
+        kube.check(settings.namespaces)
+        world.kube.throttle(method, path, times=5, retry_after=30)
+        threading.Timer(0.3, stop.request, ("SIGTERM",)).start()
+        started = time.monotonic()
+        summary = run_sweep(settings, kube, github, configure("json", stream=out), stop=stop)
+    finally:
+        github.close()
+    assert time.monotonic() - started < 5
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert summary.result == "terminated" and summary.exit_code == 143, lines
+    assert [line["event"] for line in lines][-2:] == ["sweep.terminated", "sweep.finished"]
+    assert world.pulls() == []
