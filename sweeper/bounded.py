@@ -158,26 +158,31 @@ class Unreadable:
 _METADATA_BYTES = 512 * 1024
 
 
+# A page at most this big is decoded in one go when all its items are within the caps;
+# a bigger one an item at a time, as its reader asks, so it never exists decoded at once
+# (150,000 numbers are 1 MiB of JSON but 5.4 MiB decoded).
+WHOLE_PAGE_BYTES = 1024 * 1024
+
+
 def decode_items(
     data: Data, page: Page, max_bytes: int, max_depth: int = MAX_DEPTH
-) -> list[dict[str, Any] | Unreadable]:
-    """Every item of the page: decoded when within the caps, else what names it, and why.
-
-    When every item is fine (the usual case), the items array is decoded in one go."""
+) -> Iterator[dict[str, Any] | Unreadable]:
+    """Every item of the page: decoded when within the caps, else what names it, and why."""
     if page.items is None:
-        return []
-    if all(s.size <= max_bytes and s.depth <= max_depth for s in page.spans):
+        return iter(())
+    fine = all(s.size <= max_bytes and s.depth <= max_depth for s in page.spans)
+    if fine and len(data) <= WHOLE_PAGE_BYTES:
         try:
-            whole = json.loads(data[page.items[0] : page.items[1]])
-        except (ValueError, RecursionError):
+            whole = json.loads(data).get("items")
+        except (ValueError, RecursionError, AttributeError):
             whole = None
         if (
             isinstance(whole, list)
             and len(whole) == len(page.spans)
             and all(isinstance(item, dict) for item in whole)
         ):
-            return whole
-    return [_item(data, span, max_bytes, max_depth) for span in page.spans]
+            return iter(whole)
+    return (_item(data, span, max_bytes, max_depth) for span in page.spans)
 
 
 def _item(data: Data, span: Span, max_bytes: int, max_depth: int) -> dict[str, Any] | Unreadable:

@@ -251,7 +251,7 @@ class Kube:
 
     def workload_pages(
         self, namespaces: tuple[str, ...], selector: str | None, page_size: int
-    ) -> Iterator[list[Item]]:
+    ) -> Iterator[Iterator[Item]]:
         """Pages of Workloads, each once (an expired `continue` restarts the listing, and
         what was read already is left out); an object refused by the caps is Unreadable."""
         for namespace in namespaces or (None,):
@@ -260,7 +260,7 @@ class Kube:
 
     def _pages(
         self, plural: str, namespace: str | None, selector: str | None, page_size: int
-    ) -> Iterator[tuple[list[Item], int]]:
+    ) -> Iterator[tuple[Iterator[Item], int]]:
         """(items, bytes) per page. A page over `kube_page_bytes` is asked again with half
         the limit (then grows back); a 410 Expired restarts the listing, deduped by uid."""
         seen: set[tuple[Any, Any, Any]] = set()
@@ -288,13 +288,16 @@ class Kube:
                 limit //= 2
                 continue
             items, token = self._decode_page(what, data)
-            yield [item for item in items if _first_time(item, seen)], len(data)
-            if limit < page_size and len(data) < self._t.kube_page_bytes // 4:
+            size = len(data)
+            del data  # held by `items` only until the caller has read them
+            yield (item for item in items if _first_time(item, seen)), size
+            del items  # nothing of this page is kept while the next one is read
+            if limit < page_size and size < self._t.kube_page_bytes // 4:
                 limit = min(page_size, limit * 2)
             if not token:
                 return
 
-    def _decode_page(self, what: str, data: bytearray) -> tuple[list[Item], str | None]:
+    def _decode_page(self, what: str, data: bytearray) -> tuple[Iterator[Item], str | None]:
         try:
             page = bounded.split_list(data)
         except bounded.Refused as err:

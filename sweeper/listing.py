@@ -51,6 +51,7 @@ def pending(
                 )
             elif skip is None:
                 found.append(wl)
+        del page  # not kept while the next page is read: only the parsed Workloads are
         on_page()
     oldest = datetime.min.replace(tzinfo=UTC)
     return sorted(found, key=lambda w: (w.completed_at or oldest, w.namespace, w.name))

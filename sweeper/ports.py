@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from sweeper.bounded import Unreadable
@@ -17,7 +17,7 @@ class KubePort(Protocol):
 
     def workload_pages(
         self, namespaces: tuple[str, ...], selector: str | None, page_size: int
-    ) -> Iterator[list[dict[str, Any] | Unreadable]]: ...
+    ) -> Iterator[Iterable[dict[str, Any] | Unreadable]]: ...
     def tasks_of(
         self, namespace: str, workloads: Sequence[str]
     ) -> dict[str, list[dict[str, Any]]]: ...

@@ -105,7 +105,7 @@ def test_every_call_is_retried_when_throttled(
     elif call == "get":
         assert k.get_workload("default", "wl")["metadata"]["name"] == "wl"
     else:
-        assert [len(p) for p in k.workload_pages((), None, 10)] == [1]
+        assert [len(list(p)) for p in k.workload_pages((), None, 10)] == [1]
     assert [c.status for c in kube.calls][-2:] in ([429, 200], [429, 201])
 
 

@@ -897,7 +897,7 @@ def test_adapter_pages_and_restarts_after_an_expired_continue(
     for i in range(7):
         kube.seed(workload(f"w{i}"))
     pages = adapter.workload_pages((), None, 3)
-    first = next(pages)
+    first = list(next(pages))
     kube.expire_continue_tokens()
     rest = [item for page in pages for item in page]
     assert set(names(first + rest)) == {f"w{i}" for i in range(7)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -53,7 +54,7 @@ def test_decode_items_refuses_by_name_what_is_over_the_caps() -> None:
     deep = {"metadata": {"name": "deep", "namespace": "t"}, "status": nested(150)}
     fine = {"metadata": {"name": "fine"}}
     data = page(fine, big, deep)
-    items = decode_items(data, split_list(data), max_bytes=4000)
+    items = list(decode_items(data, split_list(data), max_bytes=4000))
     assert items[0] == fine
     size = len(json.dumps(big))
     assert items[1] == Unreadable("t", "big", "u1", f"{size:,} bytes, more than the 4,000-byte cap")
@@ -103,3 +104,24 @@ def test_more_pipeline_steps_than_the_cap_is_invalid_input() -> None:
     steps = [pipeline_step(f"s{i}", "code", branch=f"b{i}") for i in range(MAX_PIPELINE_STEPS + 1)]
     with pytest.raises(InvalidInput, match=r"spec\.pipeline has 1,001 steps, more than 1,000"):
         parse_workload(workload("wl", repo=None, pipeline=steps))
+
+
+def test_a_large_page_is_decoded_an_item_at_a_time() -> None:
+    """Over WHOLE_PAGE_BYTES, items are decoded as they are read: the page never exists
+    decoded at once (six 100,000-number items: about 22 MB together, 3.6 MB each)."""
+    items = [
+        {"metadata": {"name": f"w{i}"}, "spec": {"issues": list(range(100_000))}} for i in range(6)
+    ]
+    data = page(*items)
+    assert len(data) > bounded.WHOLE_PAGE_BYTES
+    split = split_list(data)
+    tracemalloc.start()
+    names = []
+    for item in decode_items(data, split, max_bytes=1 << 20):
+        assert isinstance(item, dict)
+        names.append(item["metadata"]["name"])
+        del item
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert names == [f"w{i}" for i in range(6)]
+    assert peak < 9_000_000, peak
