@@ -177,23 +177,30 @@ def _first_time(item: Item, seen: set[tuple[Any, Any, Any]]) -> bool:
     return True
 
 
-class Kube:
-    def __init__(
-        self, api: client.ApiClient, tunables: Tunables | None = None, stop: Stop | None = None
-    ) -> None:
-        self._custom = client.CustomObjectsApi(api)
-        self._core = client.CoreV1Api(api)
-        self._coord = client.CoordinationV1Api(api)
-        self._t = tunables or Tunables()
-        self._stop = stop or Stop()
-        self._timeout = (self._t.connect_timeout_s, self._t.read_timeout_s)
-        self.calls: Counter[str] = Counter()
+def _decode_page(what: str, data: bytearray, cap: int) -> tuple[Iterator[Item], str | None]:
+    """A list page's items (each within the caps, else Unreadable) and its continue token."""
+    try:
+        page = bounded.split_list(data)
+    except bounded.Refused as err:
+        raise Unavailable(f"{what}: {err}") from None
+    token = (page.envelope.get("metadata") or {}).get("continue")
+    items = bounded.decode_items(data, page, cap)
+    return items, token if isinstance(token, str) and token else None
 
-    def _do(self, what: str, fn: Callable[[], T]) -> T:
+
+class _Calls:
+    """Makes one API call, retried while the server asks for it (429, a 5xx with
+    Retry-After) or fails on the way (5xx, a lost connection); counts every attempt."""
+
+    def __init__(self, tunables: Tunables, stop: Stop) -> None:
+        self._t, self._stop = tunables, stop
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, what: str, fn: Callable[[], T]) -> T:
         """One API call, retried while the server asks for it or fails on the way."""
         waited = 0.0
         for attempt in count():
-            self.calls[what.split(" ", 1)[0]] += 1
+            self.counts[what.split(" ", 1)[0]] += 1
             try:
                 return fn()
             except (ApiException, urllib3.exceptions.HTTPError, OSError) as err:
@@ -225,6 +232,19 @@ class Kube:
         else:
             return None
         return wait if waited + wait <= t.kube_max_wait_s else None
+
+
+class Kube:
+    def __init__(
+        self, api: client.ApiClient, tunables: Tunables | None = None, stop: Stop | None = None
+    ) -> None:
+        self._custom = client.CustomObjectsApi(api)
+        self._core = client.CoreV1Api(api)
+        self._coord = client.CoordinationV1Api(api)
+        self._t = tunables or Tunables()
+        self._timeout = (self._t.connect_timeout_s, self._t.read_timeout_s)
+        self._do = _Calls(self._t, stop or Stop())
+        self.calls: Counter[str] = self._do.counts
 
     def _object(self, what: str, fn: Callable[[], Any]) -> dict[str, Any]:
         """One object read raw (`_preload_content=False`) and decoded within the caps."""
@@ -287,7 +307,7 @@ class Kube:
                     raise Refused(f"{what}: one object is more than {cap:,} bytes") from None
                 limit //= 2
                 continue
-            items, token = self._decode_page(what, data)
+            items, token = _decode_page(what, data, self._t.kube_object_bytes)
             size = len(data)
             del data  # held by `items` only until the caller has read them
             yield (item for item in items if _first_time(item, seen)), size
@@ -296,15 +316,6 @@ class Kube:
                 limit = min(page_size, limit * 2)
             if not token:
                 return
-
-    def _decode_page(self, what: str, data: bytearray) -> tuple[Iterator[Item], str | None]:
-        try:
-            page = bounded.split_list(data)
-        except bounded.Refused as err:
-            raise Unavailable(f"{what}: {err}") from None
-        token = (page.envelope.get("metadata") or {}).get("continue")
-        items = bounded.decode_items(data, page, self._t.kube_object_bytes)
-        return items, token if isinstance(token, str) and token else None
 
     def _list(
         self, plural: str, namespace: str | None, kwargs: dict[str, Any], cap: int
