@@ -11,6 +11,9 @@ Scenarios (the sweeper runs as a subprocess against the stand-ins, as in product
   first run   H historical Workloads whose PRs exist (90 % merged with the branch deleted,
               10 % open) and no sweeper annotation, plus K missing, over F repositories:
               the first run on a long-lived cluster (pacing 0, --max-create 1000).
+  hostile     W Completed Workloads of I issues each (valid for the CRD, which sets no
+              maxItems: 150,000 issues are about 1 MiB of JSON), next to a few ordinary
+              ones: the sweeper's peak memory must stay under 200 MB whatever their size.
 Latency is injected into both stand-ins so that call counts, not CPU, dominate. GitHub
 requests are REST requests plus GraphQL queries; points are what GitHub charges the
 GraphQL bucket, priced by the stand-in with GitHub's rule.
@@ -98,6 +101,19 @@ def seed_long_lived(
             kube.seed(t)
 
 
+def seed_hostile(kube: KubeStandIn, github: GitHubStandIn, count: int, issues: int) -> None:
+    """`count` huge Workloads of one tenant, and three ordinary ones whose PRs must open."""
+    github.add_repo("acme/widgets")
+    for i in range(count):
+        kube.seed(workload(f"huge-{i:03d}", "tenant-a", issues=list(range(1, issues + 1))))
+    for i in range(3):
+        name = f"ok-{i}"
+        commit = github.push("acme/widgets", f"foreman/{name}/issue-1", message="Fix it")
+        kube.seed(workload(name, "team-b", issues=[1]))
+        for t in issue_pipeline(name, 1, namespace="team-b", commit_sha=commit):
+            kube.seed(t)
+
+
 def sweep(kube: KubeStandIn, github: GitHubStandIn, tmp: Path, *args: str) -> dict[str, Any]:
     env = dict(os.environ)
     env.update(
@@ -175,6 +191,8 @@ def main() -> int:
     p.add_argument("--historical", type=int, default=5_000, help="first run: PRs that exist")
     p.add_argument("--missing", type=int, default=200, help="first run: PRs missing")
     p.add_argument("--first-repos", type=int, default=10, help="repositories of the first run")
+    p.add_argument("--hostile", type=int, default=30, help="huge Workloads (0 to skip)")
+    p.add_argument("--hostile-issues", type=int, default=150_000, help="issues of each")
     p.add_argument("--kube-latency-ms", type=float, default=2.0)
     p.add_argument("--github-latency-ms", type=float, default=5.0)
     args = p.parse_args()
@@ -211,6 +229,12 @@ def main() -> int:
                 )
                 rows.append((label, sweep(kube, github, Path(tmp), *fast)))
                 rows.append(("first run, the run after it", sweep(kube, github, Path(tmp))))
+        if args.hostile:
+            kube, github = stand_ins()
+            with kube, github:
+                seed_hostile(kube, github, args.hostile, args.hostile_issues)
+                label = f"hostile: {args.hostile} Workloads of {args.hostile_issues} issues + 3"
+                rows.append((label, sweep(kube, github, Path(tmp), *fast)))
     print(
         f"latency injected per request: kubernetes {args.kube_latency_ms} ms, "
         f"github {args.github_latency_ms} ms\n"

@@ -210,7 +210,7 @@ def _run(settings: Settings, raw: Raw, log: Log, stop: Stop, secrets: list[str])
     kube: KubePort | None = None
     try:
         try:
-            kube = connect(raw.kubeconfig.value)
+            kube = connect(raw.kubeconfig.value, settings.tunables, stop)
             settings = _usable_namespaces(settings, kube.check(settings.namespaces), log)
             github.check_token()
         except (KubeError, GitHubError) as err:  # RateLimited and Unauthorized among them

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sweeper.backlog import NOT_REACHED, TOO_YOUNG
+from sweeper.bounded import Unreadable
 from sweeper.core import Policy, triage
 from sweeper.model import SKIP_ANNOTATION, InvalidInput, Workload, as_mapping, parse_workload
 from sweeper.outcomes import WorkloadSkip
@@ -50,6 +51,7 @@ def pending(
                 )
             elif skip is None:
                 found.append(wl)
+        del page  # not kept while the next page is read: only the parsed Workloads are
         on_page()
     oldest = datetime.min.replace(tzinfo=UTC)
     return sorted(found, key=lambda w: (w.completed_at or oldest, w.namespace, w.name))
@@ -64,17 +66,30 @@ def _why(skip: WorkloadSkip, wl: Workload, settings: Settings) -> str:
     return f"completed less than {settings.min_age} ago"
 
 
-def _parse(obj: dict[str, Any], log: Log, summary: Summary) -> Workload | None:
+def _parse(obj: dict[str, Any] | Unreadable, log: Log, summary: Summary) -> Workload | None:
+    """The Workload, or None after its own `workload.skipped` line: one tenant's object
+    that cannot be read never stops the listing of everyone else's."""
+    if isinstance(obj, Unreadable):
+        detail = f"the object is {obj.why}: refused before it was decoded"
+        _invalid(log, summary, obj.namespace, obj.name, detail)
+        return None
     try:
         return parse_workload(obj)
     except InvalidInput as err:
-        meta = as_mapping(obj.get("metadata"))
-        summary.workloads[str(WorkloadSkip.INVALID_INPUT)] += 1
-        log.warning(
-            "workload.skipped",
-            namespace=str(meta.get("namespace")),
-            workload=str(meta.get("name")),
-            reason=str(WorkloadSkip.INVALID_INPUT),
-            detail=str(err),
-        )
-        return None
+        detail = str(err)
+    except Exception as err:  # e.g. RecursionError: a bug must not stop the other Workloads
+        detail = f"unexpected {type(err).__name__} parsing it: {str(err)[:200]}"
+    meta = as_mapping(obj.get("metadata"))
+    _invalid(log, summary, meta.get("namespace"), meta.get("name"), detail)
+    return None
+
+
+def _invalid(log: Log, summary: Summary, namespace: Any, name: Any, detail: str) -> None:
+    summary.workloads[str(WorkloadSkip.INVALID_INPUT)] += 1
+    log.warning(
+        "workload.skipped",
+        namespace=str(namespace),
+        workload=str(name),
+        reason=str(WorkloadSkip.INVALID_INPUT),
+        detail=detail,
+    )

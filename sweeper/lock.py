@@ -4,7 +4,8 @@ A manual `kubectl create job --from=cronjob/...` and the scheduled run must neve
 at the same time. The Lease is taken with a resourceVersion precondition (create, or
 replace an expired one), renewed during long passes, and released at the end. A Lease
 left by a killed run is taken over once `leaseDurationSeconds` have passed since its
-last renewal.
+last renewal. The adapter retries a write whose answer was lost; the repeat then meets
+a 409, and a Lease that names this run as its holder is this run's all the same.
 """
 
 from __future__ import annotations
@@ -110,9 +111,10 @@ class RunLock:
                 self._lease = self._store.replace_lease(self.namespace, self.name, body)
         except (Conflict, AlreadyExists):
             latest = self._store.read_lease(self.namespace, self.name) or {}
-            raise LockHeld(
-                str((latest.get("spec") or {}).get("holderIdentity") or "another run")
-            ) from None
+            holder = (latest.get("spec") or {}).get("holderIdentity")
+            if holder != self.me:
+                raise LockHeld(str(holder or "another run")) from None
+            self._lease = latest  # our write landed; its answer was lost and it was retried
         self._renewed = time.monotonic()
 
     def renew_if_due(self) -> None:
@@ -127,10 +129,13 @@ class RunLock:
         try:
             self._lease = self._store.replace_lease(self.namespace, self.name, body)
         except Conflict:
-            self._lease = None  # not ours any more: never release another run's Lease
-            raise LockLost(
-                f"the run lock {self.namespace}/{self.name} was taken over by another run"
-            ) from None
+            latest = self._store.read_lease(self.namespace, self.name) or {}
+            if (latest.get("spec") or {}).get("holderIdentity") != self.me:
+                self._lease = None  # not ours any more: never release another run's Lease
+                raise LockLost(
+                    f"the run lock {self.namespace}/{self.name} was taken over by another run"
+                ) from None
+            self._lease = latest  # our renewal landed; its answer was lost and it was retried
         self._renewed = time.monotonic()
 
     def release(self) -> None:
@@ -141,5 +146,11 @@ class RunLock:
         spec = dict(body.get("spec") or {})
         spec.update({"holderIdentity": None, "leaseDurationSeconds": 1})
         body["spec"] = spec
-        self._store.replace_lease(self.namespace, self.name, body)
+        try:
+            self._store.replace_lease(self.namespace, self.name, body)
+        except Conflict:
+            latest = self._store.read_lease(self.namespace, self.name) or {}
+            if (latest.get("spec") or {}).get("holderIdentity") == self.me:
+                raise  # still ours, changed by someone: it lapses after its duration
+            # released already (a retried release whose answer was lost), or taken over
         self._lease = None

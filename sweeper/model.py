@@ -17,6 +17,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sweeper import bounded
+
 GROUP = "foreman.llmkube.dev"
 WORKLOAD_LABEL = "foreman.llmkube.dev/workload"
 STEP_LABEL = "foreman.llmkube.dev/step"
@@ -26,6 +28,12 @@ SETTLED_ANNOTATION = "pr-sweeper.foreman.llmkube.dev/settled"
 SKIP_ANNOTATION = "pr-sweeper.foreman.llmkube.dev/skip"
 
 MAX_ISSUE = 2**31 - 1
+# Caps on what one Workload may ask for (the CRD sets no maxItems): a Workload over them is
+# invalid-input before its list is built, so no tenant decides how much memory a run takes.
+MAX_ISSUES = 1000
+MAX_PIPELINE_STEPS = 1000
+# The API server caps all of an object's annotations at 256 KiB together.
+MAX_RECORDS_BYTES = 256 * 1024
 MAX_BRANCH_LEN = 200
 _OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _REPO_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
@@ -370,6 +378,8 @@ def _issues(raw: Any) -> frozenset[int]:
         return frozenset()
     if not isinstance(raw, list):
         raise InvalidInput("spec.issues must be a list")
+    if len(raw) > MAX_ISSUES:
+        raise InvalidInput(f"spec.issues lists {len(raw):,} issues, more than {MAX_ISSUES:,}")
     return frozenset(parse_issue(n, f"spec.issues[{i}]") for i, n in enumerate(raw))
 
 
@@ -403,6 +413,10 @@ def parse_pipeline(raw: Any) -> tuple[PipelineStep, ...] | None:
         return None
     if not isinstance(raw, list):
         raise InvalidInput("spec.pipeline must be a list")
+    if len(raw) > MAX_PIPELINE_STEPS:
+        raise InvalidInput(
+            f"spec.pipeline has {len(raw):,} steps, more than {MAX_PIPELINE_STEPS:,}"
+        )
     steps = []
     for i, step in enumerate(raw):
         payload = _get(step, "payload")
@@ -424,17 +438,21 @@ def parse_pipeline(raw: Any) -> tuple[PipelineStep, ...] | None:
 
 
 def parse_records(raw: Any) -> dict[RecordKey, Record]:
-    """The annotation as written by an earlier run; anything unreadable counts as absent.
+    """The annotation as written by an earlier run; anything not JSON counts as absent.
 
     Keys are a branch name, or `OWNER/REPO:branch` where one annotation holds the same
-    branch name for several repositories (an explicit pipeline over several repos).
+    branch name for several repositories (an explicit pipeline over several repos). JSON
+    no sweeper wrote (over the annotation limit, nested deeper than `bounded.MAX_DEPTH`)
+    is InvalidInput: decoding it would cost memory or a RecursionError.
     """
     if not isinstance(raw, str):
         return {}
     try:
-        data = json.loads(raw)
-    except ValueError:
+        data = bounded.loads(raw, MAX_RECORDS_BYTES)
+    except bounded.NotJson:
         return {}
+    except bounded.Refused as err:
+        raise InvalidInput(f"annotation {RECORD_ANNOTATION} is {err}") from None
     if not isinstance(data, dict):
         return {}
     records = {}

@@ -55,6 +55,8 @@ class Reason(StrEnum):
     APP_NOT_INSTALLED = "app-not-installed"
     REPO_UNREACHABLE = "repo-unreachable"
     BAD_CREDENTIALS = "bad-credentials"
+    # A Kubernetes read this branch needs failed after every retry (e.g. the Agents).
+    CLUSTER_ERROR = "cluster-error"
 
 
 # Skips that only a change of the Workload (a Foreman re-run) can undo. A Workload whose

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
+from sweeper.bounded import Unreadable
 from sweeper.budget import Bucket
 from sweeper.core import Pull
 from sweeper.lookups import Lookup, Unanswered, View
@@ -16,7 +17,7 @@ class KubePort(Protocol):
 
     def workload_pages(
         self, namespaces: tuple[str, ...], selector: str | None, page_size: int
-    ) -> Iterator[list[dict[str, Any]]]: ...
+    ) -> Iterator[Iterable[dict[str, Any] | Unreadable]]: ...
     def tasks_of(
         self, namespace: str, workloads: Sequence[str]
     ) -> dict[str, list[dict[str, Any]]]: ...

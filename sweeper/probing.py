@@ -121,7 +121,16 @@ def ask_cluster(settings: Settings, kubeconfig: str | None, deadline: float) -> 
 
     group_version = f"{GROUP}/{VERSION}"
     try:
-        kube = connect(kubeconfig, timeout_s=TIMEOUT_S)
+        # Short calls and short waits: check answers within its deadline, not a sweep's.
+        quick = replace(
+            settings.tunables,
+            connect_timeout_s=TIMEOUT_S,
+            read_timeout_s=TIMEOUT_S,
+            kube_retries=1,
+            kube_throttle_retries=1,
+            kube_max_wait_s=2.0,
+        )
+        kube = connect(kubeconfig, quick)
     except KubeError as err:
         return ClusterFacts(error=str(err), group_version=group_version)
     try:

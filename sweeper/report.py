@@ -11,10 +11,10 @@ from typing import Any, TextIO
 
 import structlog
 
-from sweeper.backlog import FAILED, Backlog
+from sweeper.backlog import FAILED, UNSETTLED, Backlog
 from sweeper.core import Decision
 from sweeper.model import Workload
-from sweeper.outcomes import Outcome
+from sweeper.outcomes import Outcome, Reason
 from sweeper.stopping import exit_code_of
 
 Log = structlog.typing.FilteringBoundLogger
@@ -199,10 +199,30 @@ def decision_line(
 
 def workload_failed(log: Log, summary: Summary, wl: Workload, detail: str, dry_run: bool) -> None:
     """A Workload that could not be judged at all: one failed line, the pass goes on."""
-    summary.counts[Outcome.FAILED] += 1
-    summary.reasons[str(Outcome.FAILED), "workload-error"] += 1
     summary.backlog.wait(wl, FAILED, "workload-error")
-    log.error(
+    _workload_line(log.error, summary, wl, Outcome.FAILED, "workload-error", detail, dry_run)
+
+
+def workload_refused(log: Log, summary: Summary, wl: Workload, detail: str, dry_run: bool) -> None:
+    """A Workload whose content was refused by the caps: one invalid-input line, nothing
+    recorded or settled (a fixed object is looked at again), the exit code unchanged."""
+    reason = str(Reason.INVALID_INPUT)
+    summary.backlog.wait(wl, UNSETTLED, reason)
+    _workload_line(log.warning, summary, wl, Outcome.SKIPPED, reason, detail, dry_run)
+
+
+def _workload_line(
+    level: Callable[..., Any],
+    summary: Summary,
+    wl: Workload,
+    outcome: Outcome,
+    reason: str,
+    detail: str,
+    dry_run: bool,
+) -> None:
+    summary.counts[outcome] += 1
+    summary.reasons[str(outcome), reason] += 1
+    level(
         "pr.decision",
         namespace=wl.namespace,
         workload=wl.name,
@@ -210,8 +230,8 @@ def workload_failed(log: Log, summary: Summary, wl: Workload, detail: str, dry_r
         issue=None,
         branch=None,
         sha=None,
-        outcome=str(Outcome.FAILED),
-        reason="workload-error",
+        outcome=str(outcome),
+        reason=reason,
         detail=detail[:500],
         pr_url=None,
         draft=False,

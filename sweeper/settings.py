@@ -131,6 +131,26 @@ class Tunables:
     new_token_wait_s: float = 2.0
     # The Pushgateway push at the end of a run: an unreachable gateway costs at most this.
     push_timeout_s: float = 10.0
+    # Every Kubernetes call, writes included, is retried on a 429 (API Priority and
+    # Fairness, EventRateLimit) this many times, as client-go does: after its Retry-After,
+    # else after kube_throttle_backoff_s, doubling up to 16 s.
+    kube_throttle_retries: int = 10
+    kube_throttle_backoff_s: float = 1.0
+    # ... and on a 5xx or a lost connection this many times, kube_backoff_s doubling.
+    kube_retries: int = 2
+    kube_backoff_s: float = 0.2
+    # One call waits no longer than this in all: a longer Retry-After gives up at once.
+    kube_max_wait_s: float = 300.0
+    # Memory a tenant cannot grow. List pages are read raw, at most this many bytes each
+    # (a bigger page is asked again with half the limit) ...
+    kube_page_bytes: int = 8 * 1024 * 1024
+    # ... an object bigger than this is refused (invalid-input) before it is decoded ...
+    kube_object_bytes: int = 1024 * 1024
+    # ... and the AgenticTasks of one list call (a task batch) hold at most this many bytes
+    # (more: the batch is split, down to one Workload, which is then invalid-input).
+    task_batch_bytes: int = 32 * 1024 * 1024
+    # AgenticTasks per list page.
+    task_page_size: int = 500
 
 
 @dataclass(frozen=True, repr=False)

@@ -21,7 +21,7 @@ from sweeper.acting import Actor, Effects
 from sweeper.backlog import FAILED, waits_for
 from sweeper.budget import Budget
 from sweeper.core import Candidate, Decision, Policy
-from sweeper.errors import KubeError
+from sweeper.errors import KubeError, Unavailable
 from sweeper.learning import Known, Learner
 from sweeper.listing import pending
 from sweeper.lock import LockHeld, LockLost, RunLock
@@ -32,7 +32,14 @@ from sweeper.outcomes import Outcome
 from sweeper.planning import DraftPolicy, Planned, plan_window
 from sweeper.ports import GitHubPort, KubePort
 from sweeper.recording import Recorder
-from sweeper.report import Log, Progress, Summary, decision_line, workload_failed
+from sweeper.report import (
+    Log,
+    Progress,
+    Summary,
+    decision_line,
+    workload_failed,
+    workload_refused,
+)
 from sweeper.settings import Settings
 from sweeper.stopping import Stop, Terminated
 
@@ -109,6 +116,11 @@ class Sweep:
             self.summary.lock_held_by = held.holder
             self.log.info("lock.held", holder=held.holder, reason="lock-held")
             return False
+        except Unavailable as err:  # throttled or down after every retry: no setting to fix
+            self.stop.check()  # a stop cut the wait short: the signal ends the run
+            self.summary.aborted = f"the run lock could not be taken: {err}"
+            self.log.error("sweep.aborted", reason="cluster", detail=self.summary.aborted)
+            return False
         except KubeError as err:  # e.g. no RBAC for the Lease: nothing was done
             self.summary.config_error = str(err)
             self.log.error("sweep.config_error", reason="lock", detail=str(err))
@@ -159,6 +171,9 @@ class Sweep:
         wl, dry = item.workload, self.s.dry_run
         if item.error is not None:
             workload_failed(self.log, self.summary, wl, item.error, dry)
+            return
+        if item.refused is not None:
+            workload_refused(self.log, self.summary, wl, item.refused, dry)
             return
         decisions: list[Decision] = []
         stopped: Terminated | None = None
@@ -238,9 +253,15 @@ def run_sweep(
         log.warning("sweep.terminated", reason="signal", signal=err.name, detail=str(err))
     except KubeError as err:  # the cluster went away mid-pass: what was done stays done
         summary = sweep.summary
-        summary.aborted = str(err)
-        reason = "lock-lost" if isinstance(err, LockLost) else "cluster"
-        log.error("sweep.aborted", reason=reason, detail=str(err))
+        if sweep.stop.requested:  # a stop cut a wait short: the signal ended the pass
+            summary.terminated = sweep.stop.signal or "SIGTERM"
+            log.warning(
+                "sweep.terminated", reason="signal", signal=summary.terminated, detail=str(err)
+            )
+        else:
+            summary.aborted = str(err)
+            reason = "lock-lost" if isinstance(err, LockLost) else "cluster"
+            log.error("sweep.aborted", reason=reason, detail=str(err))
     finish(settings, summary, github, kube, log, metrics, round(time.monotonic() - started, 3))
     return summary
 

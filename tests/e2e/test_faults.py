@@ -11,6 +11,7 @@ import json
 import os
 import random
 import signal
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -119,13 +120,78 @@ def test_accepted_create_whose_answer_is_lost_is_found_by_head(world: World) -> 
     ],
 )
 def test_kubernetes_faults(world: World, method: str, path: str, status: int, reason: str) -> None:
-    """5xx reads are retried, 409 re-reads, 410 restarts the list; a failed record is exit 1."""
+    """A 5xx is retried, reads and writes alike (a merge patch carrying a resourceVersion is
+    safe to repeat: a repeat of one that landed is a 409, which re-reads); 409 re-reads."""
     seed_two_workloads(world)
     world.kube.inject(method, path, status, reason, times=1)
     first = world.sweep()
     truthful(first)
-    if (method, status) == ("PATCH", 500):
-        assert first.code == 1 and any(line["event"] == "record.failed" for line in first.lines)
+    assert first.code == 0, first.stdout
+    assert not any(line["event"] in ("record.failed", "event.failed") for line in first.lines)
+    assert_settled_invariant(world)
+
+
+def test_a_record_patch_that_keeps_failing_is_record_failed(world: World) -> None:
+    """5xx on the record's patch beyond its retries: record.failed, exit 1; the next run
+    adopts the PRs by head."""
+    seed_two_workloads(world)
+    world.kube.inject("PATCH", r"/workloads/alpha$", 500, "InternalError", times=3)
+    first = world.sweep()
+    truthful(first)
+    assert first.code == 1 and any(line["event"] == "record.failed" for line in first.lines)
+    assert_settled_invariant(world)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", r"/leases$"),
+        ("PATCH", r"/workloads/alpha$"),
+        ("POST", r"/events$"),
+    ],
+)
+def test_api_priority_and_fairness_429s_are_waited_out(
+    world: World, method: str, path: str
+) -> None:
+    """A 429 on a write (urllib3 retries no POST or PATCH) waits Retry-After and retries:
+    no record.failed, no config error, no lost Event; exit 0. (Reads and PUTs: the
+    adapter's tests, tests/standins/test_kube_adapter.py.)"""
+    seed_two_workloads(world)
+    world.kube.throttle(method, path, times=2, retry_after=0)
+    first = world.sweep()
+    assert first.code == 0, first.stdout
+    bad = ("record.failed", "event.failed", "sweep.config_error", "lock.release_failed")
+    assert not any(line["event"] in bad for line in first.lines)
+    assert sum(1 for c in world.kube.calls if c.status == 429) == 2
+    assert len(world.events()) == 4
+    assert_settled_invariant(world)
+
+
+def test_a_throttled_record_waits_at_least_retry_after(world: World) -> None:
+    """Retry-After: 1 on the record's patch: the retry comes a second later, and lands."""
+    seed_two_workloads(world)
+    seen: list[float] = []
+    world.kube.on_request(
+        lambda method, path, _: seen.append(time.monotonic()) if method == "PATCH" else None
+    )
+    world.kube.throttle("PATCH", r"/workloads/alpha$", times=1, retry_after=1)
+    first = world.sweep()
+    world.kube.on_request(None)
+    assert first.code == 0 and world.records("alpha")
+    assert seen[1] - seen[0] >= 1.0
+
+
+def test_a_lease_throttled_past_its_retries_aborts_without_a_config_error(world: World) -> None:
+    """429 on the Lease until the retries are spent: the cluster is unavailable, not the
+    configuration wrong: sweep.aborted (reason cluster), exit 1, nothing done."""
+    seed_two_workloads(world)
+    world.kube.throttle("POST", r"/leases$", times=11, retry_after=0)
+    first = world.sweep()
+    assert first.code == 1 and first.summary["result"] == "aborted"
+    [aborted] = [line for line in first.lines if line["event"] == "sweep.aborted"]
+    assert aborted["reason"] == "cluster" and "11 attempts" in aborted["detail"]
+    assert not any(line["event"] == "sweep.config_error" for line in first.lines)
+    assert world.pulls() == []
     assert_settled_invariant(world)
 
 

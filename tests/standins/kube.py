@@ -38,7 +38,8 @@ does what a real API server does for:
   (`metadata.name`, `metadata.namespace`; for Events also `involvedObject.*`, `reason`,
   `type`, `source`, `reportingComponent`; for Pods `spec.nodeName`, `status.phase` and
   the other real ones; `status.successful` for Jobs, `type` for Secrets), `limit` and
-  `continue` (410 Expired once `expire_continue_tokens()` is called) and
+  `continue` (410 Expired once `expire_continue_tokens()` is called, or for page N of a
+  listing after `expire_on_page()`) and
   `remainingItemCount` when no selector is set;
 - watch (`watch=true`/`1`) of the built-in kinds above except Namespaces, Events and
   Leases: a chunked stream of `{"type": "ADDED"|"MODIFIED"|"DELETED", "object": ...}`
@@ -69,7 +70,9 @@ does what a real API server does for:
   `create secret`, `create job`, `auth can-i`) send protobuf only, never falling back
   to JSON; they are decoded with a field table generated from k8s.io/api v1.32's
   descriptors (see _PROTO_TABLE); answers are JSON, which every client accepts;
-- errors as `Status` objects with `code` and `reason`.
+- errors as `Status` objects with `code` and `reason`; `inject()` answers the next
+  matching requests with one, and `throttle()` with API Priority and Fairness' 429: a
+  plain-text body (no Status) and `Retry-After` in seconds (or none, as EventRateLimit).
 
 Controllers can be attached (`attach()`): they see every write, may refuse one, and are
 stopped with the stand-in. tests/standins/jobs.py's JobRunner is one: it runs Jobs' Pods
@@ -853,18 +856,21 @@ def field_matcher(kind: Kind, selector: str | None) -> Callable[[Obj], bool] | N
 # ---------------------------------------------------------------- continue tokens
 
 
-def _encode_token(epoch: int, scope: str, after: tuple[str, str]) -> str:
-    raw = json.dumps({"v": 1, "e": epoch, "s": scope, "k": list(after)}, separators=(",", ":"))
+def _encode_token(epoch: int, scope: str, after: tuple[str, str], page: int) -> str:
+    """`page`: the number of the page the token asks for (the first page has none)."""
+    data = {"v": 1, "e": epoch, "s": scope, "k": list(after), "p": page}
+    raw = json.dumps(data, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_token(token: str) -> tuple[int, str, tuple[str, str]]:
+def _decode_token(token: str) -> tuple[int, str, tuple[str, str], int]:
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         epoch, scope, (namespace, name) = data["e"], data["s"], data["k"]
-        if not (isinstance(epoch, int) and isinstance(scope, str)):
+        page = data.get("p", 2)
+        if not (isinstance(epoch, int) and isinstance(scope, str) and isinstance(page, int)):
             raise TypeError
-        return epoch, scope, (str(namespace), str(name))
+        return epoch, scope, (str(namespace), str(name)), page
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise _bad_request("invalid continue token") from None
 
@@ -1556,7 +1562,15 @@ class _Stream:
     run: Callable[[Write, Gone], None]
 
 
-Payload = Obj | bytes | _Stream
+@dataclass
+class _Plain:
+    """A plain-text answer with headers of its own (API Priority and Fairness' 429)."""
+
+    text: bytes
+    headers: dict[str, str]
+
+
+Payload = Obj | bytes | _Stream | _Plain
 
 
 # ---------------------------------------------------------------- the stand-in
@@ -1580,6 +1594,7 @@ class KubeStandIn(LocalServer):
         self._epoch = 0
         self._faults: list[_Fault] = []
         self._denials: list[_Denial] = []
+        self._expiries: list[list[Any]] = []  # [kind, page, times]
         self._hook: Hook | None = None
         self._history: list[_Event] = []
         self._history_rvs: list[int] = []
@@ -1773,6 +1788,40 @@ class KubeStandIn(LocalServer):
         """Every continue token handed out so far now answers 410 Expired."""
         with self._lock:
             self._epoch += 1
+
+    def expire_on_page(self, plural: str, page: int, times: int = 1, group: str = FOREMAN) -> None:
+        """The next `times` requests for page `page` (2 or more) of any listing of `plural`
+        answer 410 Expired, as when etcd compacted the list's revision meanwhile."""
+        with self._lock:
+            self._expiries.append([self._kind(plural, group), page, times])
+
+    def throttle(
+        self, method: str, path_regex: str, times: int = 1, retry_after: int | None = 1
+    ) -> None:
+        """The next `times` matching requests are refused as API Priority and Fairness
+        refuses them: 429, the plain-text body "Too many requests, please try again later."
+        and `Retry-After` in seconds (None: no such header, as EventRateLimit answers)."""
+        with self._lock:
+            self._faults.append(
+                _Fault(
+                    method.upper(),
+                    re.compile(path_regex),
+                    429,
+                    "TooManyRequests",
+                    times,
+                    throttle=True,
+                    retry_after=retry_after,
+                )
+            )
+
+    def _take_expiry(self, kind: Kind, page: int) -> bool:
+        for expiry in self._expiries:
+            if expiry[0] == kind and expiry[1] == page:
+                expiry[2] -= 1
+                if expiry[2] <= 0:
+                    self._expiries.remove(expiry)
+                return True
+        return False
 
     # ------------------------------------------------------------ state helpers
 
@@ -2095,11 +2144,12 @@ class KubeStandIn(LocalServer):
         scope = namespace or ""
         keys = self._keys(kind)
         start = 0 if namespace is None else bisect.bisect_left(keys, (namespace, ""))
+        page = 1
         if q.get("continue"):
-            epoch, token_scope, after = _decode_token(q["continue"])
+            epoch, token_scope, after, page = _decode_token(q["continue"])
             if token_scope != scope:
                 raise _bad_request("the continue token was issued for another list")
-            if epoch != self._epoch:
+            if epoch != self._epoch or self._take_expiry(kind, page):
                 raise ApiError(
                     410,
                     "Expired",
@@ -2127,7 +2177,7 @@ class KubeStandIn(LocalServer):
         if more:
             last = items[-1]["metadata"]
             after_key = (last.get("namespace", ""), last["name"])
-            meta["continue"] = _encode_token(self._epoch, scope, after_key)
+            meta["continue"] = _encode_token(self._epoch, scope, after_key, page + 1)
             if labels is None and fields is None:
                 end = (
                     len(keys)
@@ -2312,12 +2362,17 @@ class KubeStandIn(LocalServer):
 
     # ------------------------------------------------------------ HTTP
 
-    def _take_fault(self, method: str, path: str) -> ApiError | None:
+    def _take_fault(self, method: str, path: str) -> ApiError | _Plain | None:
         for fault in self._faults:
             if fault.method in (method, "*") and fault.pattern.search(path):
                 fault.times -= 1
                 if fault.times <= 0:
                     self._faults.remove(fault)
+                if fault.throttle:
+                    headers = (
+                        {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+                    )
+                    return _Plain(b"Too many requests, please try again later.\n", headers)
                 return ApiError(
                     fault.status, fault.reason, f"injected {fault.status} {fault.reason}"
                 )
@@ -2330,6 +2385,8 @@ class KubeStandIn(LocalServer):
         stream to run once the lock is released)."""
         try:
             fault = self._take_fault(method, path)
+            if isinstance(fault, _Plain):
+                return 429, fault
             if fault is not None:
                 raise fault
             bare = path.rstrip("/") or "/"
@@ -2627,6 +2684,8 @@ class _Fault:
     status: int
     reason: str
     times: int
+    throttle: bool = False  # a 429 as API Priority and Fairness answers it: plain text
+    retry_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -2687,6 +2746,8 @@ class _Handler(QuietHandler):
                 status, payload = owner._respond(method, path, query, body, ctype)
                 if isinstance(payload, dict):
                     data = json.dumps(payload, separators=(",", ":")).encode()
+                elif isinstance(payload, _Plain):
+                    data = payload.text
                 else:
                     data = payload if isinstance(payload, bytes) else b""
             except Exception as err:  # a stand-in bug: answer it rather than hang the client
@@ -2698,8 +2759,15 @@ class _Handler(QuietHandler):
             return
         self.send_response(status)
         self.send_header(
-            "Content-Type", "text/plain" if isinstance(payload, bytes) else ("application/json")
+            "Content-Type",
+            "application/json"
+            if isinstance(payload, dict)
+            else "text/plain; charset=utf-8"
+            if isinstance(payload, _Plain)
+            else "text/plain",
         )
+        for name, value in (payload.headers if isinstance(payload, _Plain) else {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

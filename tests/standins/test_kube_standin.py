@@ -413,6 +413,25 @@ def test_expired_continue_is_410(kube: KubeStandIn, co: client.CustomObjectsApi)
     assert len(collect(co, 1)) == 3
 
 
+def test_expire_on_page_refuses_that_page_of_a_listing_only(
+    kube: KubeStandIn, co: client.CustomObjectsApi
+) -> None:
+    """expire_on_page(plural, 3): page 3 of a listing is 410 Expired once; pages 1-2 serve."""
+    for i in range(5):
+        kube.seed(wl(f"w{i}"))
+    kube.expire_on_page("workloads", 3)
+    first = co.list_cluster_custom_object(G, V, "workloads", limit=2)
+    second = co.list_cluster_custom_object(
+        G, V, "workloads", limit=2, _continue=first["metadata"]["continue"]
+    )
+    token = second["metadata"]["continue"]
+    with pytest.raises(ApiException) as caught:
+        co.list_cluster_custom_object(G, V, "workloads", limit=2, _continue=token)
+    assert status_of(caught.value) == (410, "Expired")
+    again = co.list_cluster_custom_object(G, V, "workloads", limit=2, _continue=token)
+    assert names(first["items"] + second["items"] + again["items"]) == [f"w{i}" for i in range(5)]
+
+
 def test_malformed_or_foreign_continue_is_bad_request(
     kube: KubeStandIn, co: client.CustomObjectsApi
 ) -> None:
@@ -830,6 +849,47 @@ def test_inject_answers_a_status_error_then_serves(
     assert [c.status for c in kube.calls] == [503, 503, 200, 200, 403]
 
 
+def test_throttle_answers_as_api_priority_and_fairness_does(
+    kube: KubeStandIn, co: client.CustomObjectsApi
+) -> None:
+    """throttle(): 429, a plain-text body (no Status), Retry-After in seconds; then serves.
+    The official client raises it as is for a PATCH (urllib3 retries no PATCH)."""
+    kube.seed(wl("wl"))
+    kube.throttle("PATCH", r"/workloads/wl$", times=1, retry_after=7)
+    with pytest.raises(ApiException) as caught:
+        co.patch_namespaced_custom_object(G, V, "default", "workloads", "wl", {"spec": {}})
+    err = caught.value
+    assert err.status == 429 and err.body == "Too many requests, please try again later.\n"
+    assert err.headers["Retry-After"] == "7"
+    assert err.headers["Content-Type"].startswith("text/plain")
+    assert co.patch_namespaced_custom_object(G, V, "default", "workloads", "wl", {"spec": {}})
+    assert [c.status for c in kube.calls] == [429, 200]
+
+
+def test_throttle_without_retry_after_as_eventratelimit_answers(
+    kube: KubeStandIn, core: client.CoreV1Api
+) -> None:
+    """retry_after=None: the 429 carries no Retry-After header."""
+    kube.throttle("POST", r"/events$", retry_after=None)
+    event = {"metadata": {"generateName": "x."}, "involvedObject": {"name": "x"}}
+    with pytest.raises(ApiException) as caught:
+        core.create_namespaced_event("default", event)
+    assert caught.value.status == 429 and "Retry-After" not in caught.value.headers
+
+
+def test_the_clients_own_retries_of_a_throttled_get(
+    kube: KubeStandIn, co: client.CustomObjectsApi
+) -> None:
+    """urllib3's default Retry waits out Retry-After for a GET three times by itself, then
+    hands the fourth 429 to the client, which raises it."""
+    kube.seed(wl("wl"))
+    kube.throttle("GET", r"/workloads/wl$", times=4, retry_after=0)
+    with pytest.raises(ApiException) as caught:
+        co.get_namespaced_custom_object(G, V, "default", "workloads", "wl")
+    assert caught.value.status == 429
+    assert [c.status for c in kube.calls] == [429] * 4
+
+
 def test_on_request_sees_each_request_and_can_abort_it(
     kube: KubeStandIn, co: client.CustomObjectsApi
 ) -> None:
@@ -936,7 +996,7 @@ def test_adapter_pages_and_restarts_after_an_expired_continue(
     for i in range(7):
         kube.seed(workload(f"w{i}"))
     pages = adapter.workload_pages((), None, 3)
-    first = next(pages)
+    first = list(next(pages))
     kube.expire_continue_tokens()
     rest = [item for page in pages for item in page]
     assert set(names(first + rest)) == {f"w{i}" for i in range(7)}

@@ -14,6 +14,7 @@ import pytest
 
 from sweeper.core import (
     Candidate,
+    Decision,
     Open,
     Policy,
     decide_remote,
@@ -23,6 +24,7 @@ from sweeper.core import (
 )
 from sweeper.errors import Forbidden, Unavailable
 from sweeper.model import Agent, parse_workload
+from sweeper.outcomes import Outcome, Reason
 from sweeper.planning import DraftPolicy, Planned
 from sweeper.report import configure
 from tests.fixtures.foreman import issue_pipeline, workload
@@ -153,26 +155,40 @@ def test_agents_are_read_once_per_namespace_per_run() -> None:
     assert all(p.plans[0].branch.as_draft for p in first + second)  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(
-    ("error", "reason"),
-    [
-        pytest.param(
-            Forbidden("list agents: 403 Forbidden", 403, "Forbidden"),
-            "agents-forbidden",
-            id="forbidden",
-        ),
-        pytest.param(Unavailable("list agents: 503", 503), "agents-error", id="unavailable"),
-    ],
-)
-def test_unreadable_agents_warn_once_and_the_setting_decides(error: Exception, reason: str) -> None:
-    """Two namespaces refuse: one warning for the run, and --open-as-draft decides."""
+def test_forbidden_agents_warn_once_and_the_setting_decides() -> None:
+    """Two namespaces refuse (403): one warning for the run, and --open-as-draft decides."""
     out = io.StringIO()
-    kube = FakeKube(error)
+    kube = FakeKube(Forbidden("list agents: 403 Forbidden", 403, "Forbidden"))
     policy = DraftPolicy(kube, configure("json", stream=out), True)  # type: ignore[arg-type]
     got = policy.apply(planned("a", namespace="ns-1") + planned("b", namespace="ns-2"))
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [(line["event"], line["reason"]) for line in lines] == [("agents.unreadable", reason)]
+    assert [(line["event"], line["reason"]) for line in lines] == [
+        ("agents.unreadable", "agents-forbidden")
+    ]
     assert all(p.plans[0].branch.as_draft for p in got)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("default", [True, False])
+def test_agents_unavailable_after_retries_fail_the_branch_instead_of_guessing(
+    default: bool,
+) -> None:
+    """Agents unreadable for a transient reason: the branch fails (cluster-error), unsettled."""
+    out = io.StringIO()
+    kube = FakeKube(Unavailable("list agents: 503 (gave up after 3 attempts)", 503))
+    policy = DraftPolicy(kube, configure("json", stream=out), default)  # type: ignore[arg-type]
+    got = policy.apply(planned("a", namespace="ns-1") + planned("b", namespace="ns-2"))
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(line["event"], line["reason"]) for line in lines] == [
+        ("agents.unreadable", "agents-error")
+    ]
+    decisions = [p.plans[0] for p in got]
+    assert all(isinstance(d, Decision) for d in decisions)
+    assert {(d.outcome, d.reason) for d in decisions} == {  # type: ignore[union-attr]
+        (Outcome.FAILED, Reason.CLUSTER_ERROR)
+    }
+    assert not any(d.settles for d in decisions)  # type: ignore[union-attr]
+    branches = {d.branch for d in decisions}  # type: ignore[union-attr]
+    assert branches == {"foreman/a/issue-1", "foreman/b/issue-1"}
 
 
 def test_no_candidate_no_agent_read() -> None:
