@@ -1532,7 +1532,16 @@ class _Stream:
     run: Callable[[Write, Gone], None]
 
 
-Payload = Obj | bytes | _Stream
+@dataclass(frozen=True)
+class _Plain:
+    """A plain-text answer with headers of its own: API Priority and Fairness' 429."""
+
+    data: bytes
+    headers: dict[str, str]
+
+
+Payload = Obj | bytes | _Stream | _Plain
+THROTTLED = b"Too many requests, please try again later.\n"
 
 
 # ---------------------------------------------------------------- the stand-in
@@ -1697,6 +1706,25 @@ class KubeStandIn(LocalServer):
         with self._lock:
             self.calls.clear()
 
+    def reset(self) -> None:
+        """Back to an empty cluster, cheaply and without a restart: no objects, no faults,
+        no hook, no calls, no watch history; every continue token handed out is expired.
+        resourceVersions keep counting up, as a real server's do. Attached controllers
+        stay attached."""
+        with self._lock:
+            self._objects = {k: {} for k in KINDS}
+            self._sorted = {k: None for k in KINDS}
+            self._faults.clear()
+            self._hook = None
+            self.calls.clear()
+            self._epoch += 1
+            self._history.clear()
+            self._history_rvs.clear()
+            self._history_floor = self._rv
+            self._queue.clear()
+            self._logs.clear()
+            self._changed.notify_all()
+
     def inject(
         self,
         method: str,
@@ -1704,12 +1732,17 @@ class KubeStandIn(LocalServer):
         status: int,
         reason: str = "InternalError",
         times: int = 1,
+        retry_after: int | None = None,
     ) -> None:
         """The next `times` requests whose method matches (`*` for any) and whose path
-        matches path_regex (re.search) are answered with that Status error instead."""
+        matches path_regex (re.search) are answered with that Status error instead.
+
+        A 429 is answered as API Priority and Fairness answers it: a plain-text body, not a
+        Status, with `Retry-After: retry_after` seconds (no header when None, as
+        EventRateLimit admission answers)."""
         with self._lock:
             self._faults.append(
-                _Fault(method.upper(), re.compile(path_regex), status, reason, times)
+                _Fault(method.upper(), re.compile(path_regex), status, reason, times, retry_after)
             )
 
     def on_request(self, hook: Hook | None) -> None:
@@ -2260,12 +2293,17 @@ class KubeStandIn(LocalServer):
 
     # ------------------------------------------------------------ HTTP
 
-    def _take_fault(self, method: str, path: str) -> ApiError | None:
+    def _take_fault(self, method: str, path: str) -> ApiError | _Plain | None:
         for fault in self._faults:
             if fault.method in (method, "*") and fault.pattern.search(path):
                 fault.times -= 1
                 if fault.times <= 0:
                     self._faults.remove(fault)
+                if fault.status == 429:
+                    after = (
+                        {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+                    )
+                    return _Plain(THROTTLED, after)
                 return ApiError(
                     fault.status, fault.reason, f"injected {fault.status} {fault.reason}"
                 )
@@ -2278,6 +2316,8 @@ class KubeStandIn(LocalServer):
         stream to run once the lock is released)."""
         try:
             fault = self._take_fault(method, path)
+            if isinstance(fault, _Plain):
+                return 429, fault
             if fault is not None:
                 raise fault
             bare = path.rstrip("/") or "/"
@@ -2515,6 +2555,7 @@ class _Fault:
     status: int
     reason: str
     times: int
+    retry_after: int | None = None
 
 
 class _InvalidJson:
@@ -2566,6 +2607,8 @@ class _Handler(QuietHandler):
                 status, payload = owner._respond(method, path, query, body, ctype)
                 if isinstance(payload, dict):
                     data = json.dumps(payload, separators=(",", ":")).encode()
+                elif isinstance(payload, _Plain):
+                    data = payload.data
                 else:
                     data = payload if isinstance(payload, bytes) else b""
             except Exception as err:  # a stand-in bug: answer it rather than hang the client
@@ -2576,9 +2619,10 @@ class _Handler(QuietHandler):
             self._stream(status, payload)
             return
         self.send_response(status)
-        self.send_header(
-            "Content-Type", "text/plain" if isinstance(payload, bytes) else ("application/json")
-        )
+        plain = isinstance(payload, bytes | _Plain)
+        self.send_header("Content-Type", "text/plain" if plain else "application/json")
+        for key, value in payload.headers.items() if isinstance(payload, _Plain) else ():
+            self.send_header(key, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
