@@ -655,6 +655,12 @@ class GitHubStandIn(LocalServer):
                 )
             )
 
+    def clear_faults(self) -> None:
+        """Forget every injected fault and pending secondary limit not yet used up."""
+        with self._lock:
+            self._faults.clear()
+            self._secondary.clear()
+
     def on_pull_created(self, hook: Callable[[dict[str, Any]], None] | None) -> None:
         """Called with the stored PR after a create is stored, before the 201 is sent.
 

@@ -1745,6 +1745,11 @@ class KubeStandIn(LocalServer):
                 _Fault(method.upper(), re.compile(path_regex), status, reason, times, retry_after)
             )
 
+    def clear_faults(self) -> None:
+        """Forget every injected fault not yet used up."""
+        with self._lock:
+            self._faults.clear()
+
     def on_request(self, hook: Hook | None) -> None:
         """hook(method, path, parsed JSON body or None) runs before each request is served
         (outside the lock); if it raises, the connection is closed without an answer."""
