@@ -12,11 +12,31 @@ from __future__ import annotations
 import pytest
 
 from tests.sim.faults import KNOWN_OPEN, Fault
-from tests.sim.foreman import Batch
+from tests.sim.foreman import Batch, Issue, Round
 from tests.sim.machine import Replay
 from tests.sim.world import Config, Stands
 
 pytestmark = pytest.mark.sim
+
+REVIEWER_LESS = Round(reviews=())
+
+
+def test_a_kill_at_an_event_never_leaves_a_settle_without_its_lines(stands: Stands) -> None:
+    """Killed at the Event of the PR it opened, a run has already reported every branch of
+    the Workload it settled (the gate-failed branch's line came after that Event)."""
+    state = Replay(stands)
+    state.begin(
+        config=Config(drafts=True),
+        shapes=[
+            Batch(
+                issues=(Issue(final=REVIEWER_LESS), Issue(final=Round(gate="fail", reviews=()))),
+                reviewers=None,
+            )
+        ],
+    )
+    state.sweep(faults=(), end="sigkill", at=r"^POST .*/events$")
+    state.end()
+
 
 @pytest.mark.xfail(reason=f"{KNOWN_OPEN['k-410-tasks']}", strict=True)
 def test_tasks_read_twice_after_an_expired_continue_settle_a_good_branch(
