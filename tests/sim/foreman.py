@@ -179,8 +179,11 @@ def judge(
 ) -> list[Judgement]:
     """Every branch the Workload asks for, judged by Foreman's rules."""
     shape = model.shape
-    if isinstance(shape, Batch) and all(i.tasks == "foreign-all" for i in shape.issues):
-        return [Judgement("", "", None, "skip", reasons=frozenset({"invalid-input"}))]
+    if isinstance(shape, Batch):
+        tasks = {i.tasks for i in shape.issues}
+        if "foreign-all" in tasks and not tasks & {"owned", "foreign-review"}:
+            # Labelled tasks, none of them its own: the Workload itself is suspect.
+            return [Judgement("", "", None, "skip", reasons=frozenset({"invalid-input"}))]
     out = []
     for issue_no, asked in _asked(model):
         tier = model.tiers.get(asked)

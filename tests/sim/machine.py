@@ -27,12 +27,12 @@ QUIET_SWEEPS = 8
 
 
 def rounds(reviewers: int | None = None) -> st.SearchStrategy[Round]:
-    verdicts = st.sampled_from(["GO"] * 6 + ["NO-GO", "NO-GO", "INCOMPLETE", "-"])
+    verdicts = st.sampled_from(["GO"] * 12 + ["NO-GO"] * 3 + ["INCOMPLETE", "-"])
     width = st.integers(0, 2) if reviewers is None else st.just(reviewers)
     return st.builds(
         Round,
-        coder=st.sampled_from(["go"] * 6 + ["no-sha", "failed", "resolved"]),
-        gate=st.sampled_from(["pass"] * 4 + ["fail", "none"]),
+        coder=st.sampled_from(["go"] * 9 + ["no-sha", "failed", "resolved"]),
+        gate=st.sampled_from(["pass"] * 7 + ["fail", "none"]),
         reviews=width.flatmap(lambda n: st.lists(verdicts, min_size=n, max_size=n).map(tuple)),
         escalations=st.lists(st.sampled_from(["GO", "NO-GO"]), max_size=2).map(tuple),
     )
@@ -92,6 +92,7 @@ configs = st.builds(
     task_batch=st.integers(1, 2),
     lookup_batch=st.integers(1, 3),
     notify=st.booleans(),
+    as_draft=st.sampled_from([False, False, False, True]),
 )
 faults = st.one_of(
     st.just(()),
@@ -168,8 +169,12 @@ class Simulation(RuleBasedStateMachine):
     def sweep(self, faults: tuple[Fault, ...], end: str, at: int | str, dry: bool = False) -> None:
         self._sweep(faults, end, at, dry)
 
-    @rule(faults=faults)
-    def sweep_to_the_end(self, faults: tuple[Fault, ...]) -> None:
+    @rule(faults=faults, later=st.booleans())
+    def sweep_to_the_end(self, faults: tuple[Fault, ...], later: bool = False) -> None:
+        """A sweep that runs to its end; `later`: long enough after the last for any
+        Lease a killed run left to have lapsed."""
+        if later:
+            self.w.time_passes()
         self._sweep(faults, "done", 0, False)
 
     @rule()

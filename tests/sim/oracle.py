@@ -41,9 +41,8 @@ REMOTE_SKIPS = frozenset(
     }
 )
 HAS_PR = frozenset({"opened", "adopted", "updated"})
-# Reviewed PRs open as drafts only where the reviewer Agent or --open-as-draft says so; the
-# simulation sets neither (and its stand-in serves no Agents).
-POLICY_DRAFT = False
+# Reviewed PRs open as drafts only where the reviewer Agent or --open-as-draft says so: the
+# simulation seeds no Agents, so --open-as-draft (Config.as_draft) decides.
 
 
 def view(world: World) -> dict[tuple[str, str], list[tuple[Model, Judgement]]]:
@@ -71,8 +70,11 @@ def check_creation(world: World, pr: dict[str, Any], pushed: bool) -> bool:
         _violation(world, f"{where}: {model.name}'s reviewed commit is {str(j.sha)[:12]}")
     if not pr["draft"] and j.kind == "draft":
         _violation(world, f"{where}: ready, but the review requested changes")
-    if pr["draft"] and j.kind == "ready" and not POLICY_DRAFT:
-        _violation(world, f"{where}: a draft, though the review passed and no policy asks")
+    if j.kind == "ready" and pr["draft"] != world.config.as_draft:
+        policy = "asks for drafts" if world.config.as_draft else "asks for ready PRs"
+        _violation(
+            world, f"{where}: draft={pr['draft']}, but the review passed and the policy {policy}"
+        )
     body = pr.get("body") or ""
     closes = re.search(
         rf"(?mi)\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?):? #{j.issue}(?!\d)", body
@@ -91,6 +93,42 @@ def check_creation(world: World, pr: dict[str, Any], pushed: bool) -> bool:
         elif (repo, other["number"]) in world.human_closed and other["head"]["sha"] == j.sha:
             _violation(world, f"{where}: a person closed #{other['number']} at that commit")
     return reviewed
+
+
+def check_write(world: World, method: str, path: str, body: Any) -> None:
+    """Before the sweeper changes an existing PR: a body refreshed, or a draft made ready,
+    only for a branch that deserves it, standing at its reviewed commit (closing one is
+    always allowed: that is how it withdraws a PR nobody reviewed)."""
+    pull = None
+    if method == "PATCH" and isinstance(body, dict) and body.get("state") != "closed":
+        match = re.match(r"^/repos/([^/]+/[^/]+)/pulls/([0-9]+)$", path)
+        if match and "body" in body:
+            pull, what = _pull(world, match.group(1), int(match.group(2))), "refreshed"
+    elif method == "POST" and path == "/graphql" and isinstance(body, dict):
+        query = str(body.get("query") or "")
+        if query.lstrip().startswith("mutation") and "markPullRequestReadyForReview" in query:
+            node = (body.get("variables") or {}).get("id")
+            found = [(r, p) for r, p in world.pulls() if p["node_id"] == node]
+            pull, what = (found[0] if found else None), "marked ready"
+    if pull is None:
+        return
+    repo, pr = pull
+    branch, sha = pr["head"]["ref"], pr["head"]["sha"]
+    where = f"PR #{pr['number']} on {repo} {branch} at {sha[:12]}"
+    judged = [j for _, j in view(world).get((repo, branch), []) if j.candidate]
+    if not judged:
+        _violation(world, f"{where} {what}: no Workload's branch deserves a PR there")
+    elif judged[0].sha != sha:
+        _violation(world, f"{where} {what}, but the reviewed commit is {judged[0].sha}")
+    elif what == "marked ready" and judged[0].kind != "ready":
+        _violation(world, f"{where} marked ready, but the review requested changes")
+    elif what == "marked ready" and world.config.as_draft:
+        _violation(world, f"{where} marked ready, but the policy asks for drafts")
+
+
+def _pull(world: World, repo: str, number: int) -> tuple[str, dict[str, Any]] | None:
+    prs = world.github.pulls(repo)
+    return (repo, prs[number - 1]) if 1 <= number <= len(prs) else None
 
 
 def _violation(world: World, text: str) -> bool:
@@ -134,6 +172,8 @@ def check_run(world: World, run: Run) -> None:
     problems += _recorded(world, run)
     if not run.killed:
         problems += _withdrawn(world, run)
+        problems += _reported(world, run)
+        problems += _released(world, run)
     world.violations += [f"run {run.index} ({_label(run)}): {p}" for p in problems]
 
 
@@ -349,6 +389,44 @@ def _withdrawn(world: World, run: Run) -> list[str]:
     return out
 
 
+def _reported(world: World, run: Run) -> list[str]:
+    """Every PR the run made is on one of its lines (or a failed line says the branch's
+    create went astray), and an opened one is recorded unless a line says why not."""
+    out = []
+    by_branch = defaultdict(list)
+    for line in run.decisions:
+        by_branch[(line.get("repo"), line.get("branch"))].append(line)
+    trouble = {
+        str(line.get("workload"))
+        for line in run.lines
+        if line.get("event") in ("record.failed", "record.gone")
+    }
+    for c in world.created:
+        if c.run != run.index:
+            continue
+        url = world.github.pulls(c.repo)[c.number - 1]["html_url"]
+        lines = by_branch.get((c.repo, c.branch), [])
+        named = [line for line in lines if line.get("pr_url") == url]
+        if not named and not any(line["outcome"] == "failed" for line in lines):
+            out.append(f"#{c.number} on {c.repo} {c.branch} was made, no line names it")
+        for line in named:
+            if (
+                line["outcome"] == "opened"
+                and not line.get("recorded")
+                and (line["workload"] not in trouble)
+            ):
+                out.append(f"#{c.number} on {c.repo} opened, not recorded, no line says why")
+    return out
+
+
+def _released(world: World, run: Run) -> list[str]:
+    """A run that ended, however, handed its Lease back (unless writing it failed)."""
+    lease_faults = {"k-5xx-lease", "k-429-lease"} & {f.kind for f in run.faults}
+    if run.dry or "lock.held" in run.events() or lease_faults or not world.lease_held():
+        return []
+    return ["the run ended and its Lease is still held"]
+
+
 # ---------------------------------------------------------------- after every step
 
 
@@ -395,8 +473,12 @@ def check_converged(world: World, last: Run) -> list[str]:
             if not j.candidate:
                 continue
             entry = recs.get((j.repo, j.branch))
-            if entry and entry.get("sha") == j.sha and entry.get("outcome") in HAS_PR:
-                continue
+            if (
+                entry
+                and entry.get("sha") == j.sha
+                and (entry.get("outcome") in HAS_PR or entry.get("reason") == "closed-by-human")
+            ):
+                continue  # its PR, or a person's no to it, recorded
             line = _latest(world, m, j)
             if line is None:
                 out.append(f"{m.name} {j.branch}: no PR recorded and no decision line")

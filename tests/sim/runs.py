@@ -166,7 +166,7 @@ def settings_for(world: World, dry: bool) -> Settings:
         progress_interval_s=3600,
         push_timeout_s=1,
     )
-    return replace(settings, tunables=tunables)
+    return replace(settings, tunables=tunables, open_as_draft=c.as_draft)
 
 
 class Runner:
@@ -180,6 +180,7 @@ class Runner:
         self.buf = io.StringIO()
         self.stop = Stop()
         self.armed = Armed(world, ())
+        self.in_flight: tuple[str, str] | None = None
 
     # ------------------------------------------------------------ one sweep
 
@@ -284,10 +285,31 @@ class Runner:
             raise ConnectionAbortedError("the sweeper was killed")
         if run.end == "sigterm" and not self.stop.requested and self._now(method, path):
             self.stop.request("SIGTERM")
+            self.in_flight = (method, path)
+        elif self.stop.requested and api == "github":
+            self._after_stop(method, path, body)
         if api == "kube":
             self.armed.kube(method, path)
         else:
+            from tests.sim.oracle import check_write
+
+            check_write(self.world, method, path, body)
             self.armed.github(method, path, body)
+
+    def _after_stop(self, method: str, path: str, body: Any) -> None:
+        """Stopped, the run writes nothing more to GitHub but the withdrawal of a PR at
+        unreviewed code (and a repeat of the write in flight, after a rate-limit wait)."""
+        if method == "GET" or (method, path) == self.in_flight:
+            self.in_flight = None
+            return
+        query = str(body.get("query") or "") if isinstance(body, dict) else ""
+        if path == "/graphql" and not query.lstrip().startswith("mutation"):
+            return
+        if method == "PATCH" and isinstance(body, dict) and body.get("state") == "closed":
+            return
+        self.world.violations.append(
+            f"run {len(self.world.runs)}: {method} {path} after the stop request"
+        )
 
     def _now(self, method: str, path: str) -> bool:
         """The signal's moment: the `at`-th request, or the first matching `at` ("POST

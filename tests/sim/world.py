@@ -66,6 +66,7 @@ class Config:
     task_batch: int = 2
     lookup_batch: int = 2
     notify: bool = False  # --reviewer and --label
+    as_draft: bool = False  # --open-as-draft: reviewed PRs open as drafts (no Agent says)
 
 
 @dataclass
