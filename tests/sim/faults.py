@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tests.sim.foreman import REPOS
+from tests.sim.foreman import Round
 from tests.sim.world import World
 
 TYPELESS = (
@@ -32,6 +32,7 @@ GITHUB_FAULTS = (
 )
 KUBE_FAULTS = (
     "k-409",  # someone else patches the Workload just before the sweeper does
+    "k-409-rerun",  # ... and that someone is Foreman, re-running a branch meanwhile
     "k-404-patch",  # the Workload is deleted just before the sweeper patches it
     "k-404-reread",  # 409, then the Workload is gone when re-read
     "k-410-workloads",  # the continue token expires on a later page
@@ -119,7 +120,8 @@ class Armed:
             elif f.kind == "secondary-403":
                 gh.secondary_limit(n, retry_after=1)
             elif f.kind == "repo-hidden":
-                repo = REPOS[f.target % len(REPOS)]
+                repos = self.world.repos()
+                repo = repos[f.target % len(repos)]
                 gh.hide_repo(repo)
                 self.hidden.append(repo)
             elif f.kind.startswith("k-429-") or f.kind.startswith("k-5xx-"):
@@ -147,6 +149,10 @@ class Armed:
                 self.deleted.add(name)
             elif self.take("k-409"):
                 self._touch(namespace, name)
+            elif not self.hidden and self.take("k-409-rerun"):
+                pushed = self.world.rerun(name, 0, Round())
+                if pushed is not None:
+                    self.pushed.add(pushed)
             elif self.take("k-404-reread"):
                 self._touch(namespace, name)
                 self.touched.add(name)
@@ -189,7 +195,8 @@ class Armed:
 
     def push(self, repo: str, branch: str) -> None:
         try:
-            self.world.github.push(repo, branch, message="Pushed while the sweeper worked")
+            head_repo = self.world.head_repo(repo)
+            self.world.github.push(head_repo, branch, message="Pushed while the sweeper worked")
         except KeyError:
             return
         self.pushed.add((repo, branch))

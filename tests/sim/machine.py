@@ -93,6 +93,7 @@ configs = st.builds(
     lookup_batch=st.integers(1, 3),
     notify=st.booleans(),
     as_draft=st.sampled_from([False, False, False, True]),
+    fork=st.sampled_from([False, False, True]),
 )
 faults = st.one_of(
     st.just(()),
@@ -101,7 +102,7 @@ faults = st.one_of(
             Fault,
             kind=st.sampled_from(ACTIVE_FAULTS),
             times=st.integers(1, 3),
-            target=st.integers(0, 1),
+            target=st.integers(0, 3),
         ),
         min_size=1,
         max_size=3,

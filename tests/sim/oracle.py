@@ -22,9 +22,10 @@ import re
 from collections import Counter, defaultdict
 from typing import Any
 
+from tests.sim.faults import GITHUB_FAULTS
 from tests.sim.foreman import Judgement, Model, judge, looked_at
 from tests.sim.runs import GATE_REQUIRED, SETTLING, Run, settled_now
-from tests.sim.world import OWNER, RECORDS, SETTLED, World
+from tests.sim.world import RECORDS, SETTLED, World
 
 # Outcomes a branch that deserves a PR may get: GitHub's view decides among them.
 CANDIDATE_OUTCOMES = frozenset(
@@ -84,7 +85,7 @@ def check_creation(world: World, pr: dict[str, Any], pushed: bool) -> bool:
     if j.kind == "ready" and not closes:
         _violation(world, f"{where}: a reviewed PR that does not close #{j.issue}")
     for other in world.github.pulls(repo):
-        if other["number"] == pr["number"] or other["head"]["label"] != f"{OWNER}:{branch}":
+        if other["number"] == pr["number"] or other["head"]["label"] != world.head(branch):
             continue
         if other["state"] == "open":
             _violation(world, f"{where}: #{other['number']} is open for the same head")
@@ -168,6 +169,7 @@ def check_run(world: World, run: Run) -> None:
         problems += _complete(world, run)
         problems += _throttled(run)
     problems += _decisions(run)
+    problems += _remote(world, run)
     problems += _settles(world, run)
     problems += _recorded(world, run)
     if not run.killed:
@@ -321,6 +323,32 @@ def _compatible(j: Judgement | None, line: dict[str, Any]) -> str | None:
     return None
 
 
+def _remote(world: World, run: Run) -> list[str]:
+    """Where GitHub stood still during the run, its skips for GitHub's reasons are true:
+    head-moved means the head is not the reviewed commit, branch-missing that there is no
+    branch, closed-by-human that a person closed a PR for the head at that commit."""
+    if any(f.kind in GITHUB_FAULTS or f.kind == "k-409-rerun" for f in run.faults):
+        return []
+    out = []
+    for line in run.decisions:
+        key, reason = (line.get("repo"), line.get("branch")), line.get("reason")
+        head, sha = run.heads.get(key), line.get("sha")
+        where = f"{line['workload']} {key[1]}: {reason}"
+        if reason == "head-moved" and not line.get("pr_url") and head in (None, sha):
+            out.append(f"{where}, but the head is {head}")
+        elif reason == "branch-missing" and head is not None:
+            out.append(f"{where}, but the branch is at {head}")
+        elif reason == "closed-by-human" and not any(
+            pr["head"]["ref"] == key[1]
+            and pr["head"]["sha"] == sha
+            and (repo, pr["number"]) in world.human_closed
+            for repo, pr in world.pulls()
+            if repo == key[0]
+        ):
+            out.append(f"{where}, but no person closed a PR for it at {sha}")
+    return out
+
+
 def _settles(world: World, run: Run) -> list[str]:
     """A Workload this run settled had a settling line for each of its branches."""
     out = []
@@ -330,7 +358,8 @@ def _settles(world: World, run: Run) -> list[str]:
         after = world.annotations(m).get(SETTLED)
         if after == before:
             continue
-        m.settled_version = m.version if after else None
+        # The mark is for the Workload as the run listed it (Foreman may have moved on).
+        m.settled_version = run.versions.get(m.name, -1) if after else None
         if not after or m.name not in run.judgements:
             continue
         got = {(line.get("repo"), line.get("branch")): line for line in lines.get(m.name, [])}

@@ -139,7 +139,7 @@ def settings_for(world: World, dry: bool) -> Settings:
         token_file=None,
         dry_run=dry,
         min_age="0s",
-        head_owner=None,
+        head_owner=world.owner if c.fork else None,
         allow_repos=list(c.allow),
         log_format="json",
         write_interval_s=0,
@@ -348,7 +348,8 @@ def _tally(run: Run) -> None:
         STATS[f"fault {f.kind}"] += 1
     for line in run.lines:
         if line.get("event") == "pr.decision":
-            STATS[f"decision {line['outcome']}/{line['reason']}"] += 1
+            draft = " (changes requested)" if line.get("changes_requested") else ""
+            STATS[f"decision {line['outcome']}/{line['reason']}{draft}"] += 1
         elif line.get("event") in (
             "lock.held",
             "record.failed",

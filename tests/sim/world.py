@@ -32,6 +32,7 @@ from tests.standins.kube import KubeStandIn
 
 TOKEN = "sim-token"
 OWNER = "acme"
+FORK_OWNER = "bot"
 LEASE = ("sweeper", "foreman-pr-sweeper")
 COORD = "coordination.k8s.io"
 RECORDS = "pr-sweeper.foreman.llmkube.dev/pull-requests"
@@ -66,6 +67,7 @@ class Config:
     task_batch: int = 2
     lookup_batch: int = 2
     notify: bool = False  # --reviewer and --label
+    fork: bool = False  # coders push to the bot's forks (--head-owner bot)
     as_draft: bool = False  # --open-as-draft: reviewed PRs open as drafts (no Agent says)
 
 
@@ -99,6 +101,22 @@ class World:
         self.github.reset()
         for repo in REPOS:
             self.github.add_repo(repo)
+            if self.config.fork:
+                self.github.add_repo(self.head_repo(repo), fork_of=repo)
+
+    @property
+    def owner(self) -> str:
+        """Whose repositories the coders push to: the base's owner, or the bot's forks."""
+        return FORK_OWNER if self.config.fork else OWNER
+
+    def head_repo(self, repo: str) -> str:
+        return f"{self.owner}/{repo.split('/', 1)[1]}"
+
+    def head(self, branch: str) -> str:
+        return f"{self.owner}:{branch}"
+
+    def repos(self) -> list[str]:
+        return [*REPOS, *(self.head_repo(r) for r in REPOS if self.config.fork)]
 
     @property
     def kube(self) -> KubeStandIn:
@@ -156,7 +174,9 @@ class World:
     def _push_round(self, tier: Tier, rnd: Round) -> None:
         sha = None
         if rnd.pushes:
-            sha = self.github.push(tier.repo, tier.branch, message=f"Fix #{tier.issue}")
+            sha = self.github.push(
+                self.head_repo(tier.repo), tier.branch, message=f"Fix #{tier.issue}"
+            )
         tier.shas.append(sha if rnd.coder == "go" else None)
 
     def _foreman_opens(self, tier: Tier, shape: Batch) -> str | None:
@@ -167,21 +187,22 @@ class World:
             return None
         if final.coder != "go":
             return None
-        head = f"{OWNER}:{tier.branch}"
+        head = self.head(tier.branch)
         for pr in self.github.pulls(tier.repo):
             if pr["head"]["label"] == head and (pr["state"] == "open" or pr["merged"]):
                 return str(pr["html_url"])
         pr = self.github.add_pull(tier.repo, head, title=f"Fix #{tier.issue}", body="By Foreman.")
         return str(pr["html_url"])
 
-    def rerun(self, name: str, pick: int, final: Round) -> None:
-        """Foreman runs another fix round on one branch: a new commit, new tasks, a new status."""
+    def rerun(self, name: str, pick: int, final: Round) -> tuple[str, str] | None:
+        """Foreman runs another fix round on one branch: a new commit, new tasks, a new
+        status. Returns the branch (None: nothing to re-run)."""
         model = self.models[name]
         tiers = [t for t in model.tiers.values() if t.rounds[-1].pushes or t.esc]
         if model.deleted or not isinstance(model.shape, Batch) or not tiers:
-            return
+            return None
         if any(i.tasks == "foreign-all" for i in model.shape.issues):
-            return
+            return None
         tier = tiers[pick % len(tiers)]
         width = (
             len(tier.rounds[-1].reviews) if model.shape.reviewers is None else model.shape.reviewers
@@ -198,6 +219,7 @@ class World:
                 self.kube.seed(t)
         status = workload_object(model)["status"]
         self.kube.set_status("workloads", model.namespace, name, status)
+        return tier.repo, tier.branch
 
     def delete(self, name: str) -> None:
         model = self.models[name]
@@ -251,28 +273,31 @@ class World:
             self._on_branch(action, pick)
 
     def _on_branch(self, action: str, pick: int) -> None:
-        have = [(r, b) for r, b in self.branches() if b in self._heads(r)]
+        have = [(r, b) for r, b in self.branches() if b in self._heads(self.head_repo(r))]
         if not have:
             return
         repo, branch = have[pick % len(have)]
         if action == "push":
-            self.github.push(repo, branch, message="A person's change")
+            self.github.push(self.head_repo(repo), branch, message="A person's change")
         elif action == "delete-branch":
-            self.github.delete_branch(repo, branch)
+            self.github.delete_branch(self.head_repo(repo), branch)
         else:
-            body = {"title": "By hand", "head": f"{OWNER}:{branch}", "base": "main"}
+            body = {"title": "By hand", "head": self.head(branch), "base": "main"}
             url = f"{self.github.url}/repos/{repo}/pulls"
             requests.post(url, json=body, headers=HUMAN, timeout=10)  # 422s are GitHub's no
 
     def _heads(self, repo: str) -> dict[str, str]:
-        url = f"{self.github.url}/repos/{repo}/git/matching-refs/heads/foreman/"
+        url = f"{self.github.url}/repos/{repo}/git/matching-refs/heads%2Fforeman%2F"
         answer = requests.get(url, params={"per_page": 100}, headers=HUMAN, timeout=10)
         if answer.status_code != 200:
             return {}
         return {r["ref"].removeprefix("refs/heads/"): r["object"]["sha"] for r in answer.json()}
 
     def heads(self) -> dict[tuple[str, str], str]:
-        return {(repo, b): sha for repo in REPOS for b, sha in self._heads(repo).items()}
+        """Every Foreman branch's head, by (base repository, branch)."""
+        return {
+            (repo, b): sha for repo in REPOS for b, sha in self._heads(self.head_repo(repo)).items()
+        }
 
     # ------------------------------------------------------------ the run lock
 
