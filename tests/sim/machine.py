@@ -19,6 +19,14 @@ from tests.sim.oracle import check_converged, check_run, check_state
 from tests.sim.runs import ENDS, Run, Runner
 from tests.sim.world import Config, Stands, World
 
+# The most telling moments for a signal: a create, a record, an Event, a batched read.
+MOMENTS = (
+    r"^POST /repos/[^/]+/[^/]+/pulls$",
+    r"^PATCH /apis/.*/workloads/",
+    r"^POST /api/v1/.*/events$",
+    r"^POST /graphql$",
+    r"^PATCH /repos/.*/pulls/[0-9]+$",
+)
 HUMAN_ACTIONS = ("merge", "close", "reopen", "push", "open", "delete-branch")
 QUIET_SWEEPS = 8
 
@@ -164,7 +172,7 @@ class Simulation(RuleBasedStateMachine):
     @rule(
         faults=faults,
         end=st.sampled_from(["done"] * 3 + list(ENDS[1:])),
-        at=st.integers(1, 24),
+        at=st.one_of(st.integers(1, 24), st.sampled_from(MOMENTS)),
         dry=st.sampled_from([False] * 5 + [True]),
     )
     def sweep(self, faults: tuple[Fault, ...], end: str, at: int | str, dry: bool = False) -> None:

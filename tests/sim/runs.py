@@ -180,7 +180,7 @@ class Runner:
         self.buf = io.StringIO()
         self.stop = Stop()
         self.armed = Armed(world, ())
-        self.in_flight: tuple[str, str] | None = None
+        self.in_flight: tuple[str, str, str] | None = None
 
     # ------------------------------------------------------------ one sweep
 
@@ -285,7 +285,7 @@ class Runner:
             raise ConnectionAbortedError("the sweeper was killed")
         if run.end == "sigterm" and not self.stop.requested and self._now(method, path):
             self.stop.request("SIGTERM")
-            self.in_flight = (method, path)
+            self.in_flight = (method, path, json.dumps(body, sort_keys=True))
         elif self.stop.requested and api == "github":
             self._after_stop(method, path, body)
         if api == "kube":
@@ -299,7 +299,7 @@ class Runner:
     def _after_stop(self, method: str, path: str, body: Any) -> None:
         """Stopped, the run writes nothing more to GitHub but the withdrawal of a PR at
         unreviewed code (and a repeat of the write in flight, after a rate-limit wait)."""
-        if method == "GET" or (method, path) == self.in_flight:
+        if method == "GET" or (method, path, json.dumps(body, sort_keys=True)) == self.in_flight:
             self.in_flight = None
             return
         query = str(body.get("query") or "") if isinstance(body, dict) else ""

@@ -22,7 +22,7 @@ from tests.sim.world import Stands
 pytestmark = pytest.mark.sim
 
 EXAMPLES = int(os.environ.get("SIM_EXAMPLES", "200"))
-STEPS = int(os.environ.get("SIM_STEPS", "12"))
+STEPS = int(os.environ.get("SIM_STEPS", "25"))
 SEED = os.environ.get("SIM_SEED")
 SHRINK = os.environ.get("SIM_SHRINK", "1") != "0"  # 0: report the first failure as found
 
