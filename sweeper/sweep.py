@@ -166,7 +166,9 @@ class Sweep:
         """Decide and act on one Workload, record it, report it; its failures stay its own.
 
         A stop request during its writes ends it early: what was done is still recorded
-        and reported (never settled), then the stop goes on up.
+        and reported (never settled), then the stop goes on up. Between the record (which
+        may settle the Workload for good) and its decision lines there is no request: a
+        run killed there must not leave a settle that no line explains.
         """
         wl, dry = item.workload, self.s.dry_run
         if item.error is not None:
@@ -187,6 +189,7 @@ class Sweep:
                 self.log, self.summary, wl, f"unexpected {type(err).__name__}: {err}", dry
             )
             return
+        decisions = [self.actor.notify(d) if d.outcome is Outcome.OPENED else d for d in decisions]
         recorded = self.recorder.record(wl, decisions, complete=stopped is None)
         waiting = waits_for(decisions, stopped is None, dry)
         if not recorded and not dry and self.recorder.gone(wl):
@@ -198,9 +201,8 @@ class Sweep:
         else:
             self.summary.backlog.wait(wl, *waiting)
         for decision in decisions:
-            if decision.outcome is Outcome.OPENED:
-                decision = self.actor.notify(decision)
             decision_line(self.log, self.summary, wl, decision, recorded, dry)
+        for decision in decisions:
             if decision.changed and (recorded or not decision.record):
                 self.recorder.event(wl, decision)
         if stopped is not None:

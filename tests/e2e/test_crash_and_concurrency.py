@@ -5,13 +5,72 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.e2e.harness import World, parse_lines
+from tests.real.pushgateway import Pushgateway, pushgateway
 
 pytestmark = pytest.mark.e2e
 BRANCH = "foreman/wl/issue-1"
+COORD = "coordination.k8s.io"
+SWEEP = {"job": "foreman-pr-sweeper", "mode": "sweep"}
+SUCCESS = "foreman_pr_sweeper_last_success_timestamp_seconds"
+
+
+@pytest.fixture
+def gateway() -> Iterator[Pushgateway]:
+    with pushgateway() as gw:
+        yield gw
+
+
+def lease_holder(world: World) -> Any:
+    lease = world.kube.get("leases", "sweeper", "foreman-pr-sweeper", group=COORD)
+    return (lease or {}).get("spec", {}).get("holderIdentity")
+
+
+def test_a_killed_runs_lease_keeps_the_next_run_out_until_it_lapses(
+    world: World, gateway: Pushgateway
+) -> None:
+    """SIGKILL once the Lease is taken: nothing releases it. The next run finds it held:
+    exit 0, lock-held, nothing decided or written, and no success time pushed (the
+    no-success alert still sees the failure); once the Lease lapses, a run takes it over."""
+    world.simple()
+    box: dict[str, int] = {}
+
+    def kill_at_the_lookup(method: str, path: str, _: object) -> None:
+        if method == "POST" and path == "/graphql" and "pid" in box:
+            os.kill(box["pid"], signal.SIGKILL)
+            raise ConnectionAbortedError("killed")
+
+    world.github.on_request(kill_at_the_lookup)
+    proc = world.start("--pushgateway-url", gateway.url)
+    box["pid"] = proc.pid
+    proc.communicate(timeout=60)
+    world.github.on_request(None)
+    assert proc.returncode == -signal.SIGKILL
+    holder = lease_holder(world)
+    assert holder, "a killed run never hands its Lease back"
+    assert gateway.series(**SWEEP) == {}
+
+    held = world.sweep("--pushgateway-url", gateway.url)
+    assert held.code == 0 and held.summary["result"] == "lock-held", held.stdout
+    assert held.summary["lock_held_by"] == holder and held.decisions == []
+    assert world.pulls() == [] and world.records("wl") == {}
+    got = gateway.series(**SWEEP)
+    assert got['foreman_pr_sweeper_last_run_info{result="lock-held",version="0.1.0"}'] == 1
+    assert SUCCESS not in got
+
+    lease = world.kube.get("leases", "sweeper", "foreman-pr-sweeper", group=COORD)
+    assert lease is not None
+    lease["spec"]["renewTime"] = "2020-01-01T00:00:00.000000Z"  # leaseDurationSeconds pass
+    world.kube.seed_replace(lease)
+    taken = world.sweep("--pushgateway-url", gateway.url)
+    assert taken.code == 0 and taken.outcome(BRANCH) == ("opened", "missing-pr")
+    assert SUCCESS in gateway.series(**SWEEP)
+    assert lease_holder(world) is None
 
 
 def test_killed_after_github_accepted_the_post_then_rerun(world: World) -> None:

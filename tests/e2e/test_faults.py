@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from tests.e2e.harness import Run, World
 from tests.fixtures.foreman import workload
 
 pytestmark = pytest.mark.e2e
+COORD = "coordination.k8s.io"
 ELIGIBLE = {f"foreman/{wl}/issue-{n}" for wl in ("alpha", "beta") for n in (1, 2)}
 
 
@@ -44,8 +46,27 @@ def assert_settled_invariant(world: World) -> None:
 
 
 def truthful(run: Run) -> None:
-    failed = run.summary["counts"].get("failed", 0) + run.summary["record_failures"]
-    assert run.code == (1 if failed else 0), run.summary
+    """The exit code, and what sweep.finished says, follow from the lines alone: computed
+    anew from the decision and error lines, never from the run's own counts."""
+    events = [line["event"] for line in run.lines]
+    failed = (
+        any(d["outcome"] == "failed" for d in run.decisions)
+        or "record.failed" in events
+        or "sweep.aborted" in events
+    )
+    if "sweep.config_error" in events:
+        expected, result = 2, "config-error"
+    elif "sweep.aborted" in events:
+        expected, result = 1, "aborted"
+    else:
+        expected, result = (1, "failed") if failed else (0, "success")
+    assert (run.code, run.summary["exit_code"], run.summary["result"]) == (
+        expected,
+        expected,
+        result,
+    ), run.stdout
+    assert run.summary["counts"] == dict(Counter(d["outcome"] for d in run.decisions))
+    assert run.summary["record_failures"] == events.count("record.failed")
 
 
 GITHUB_CALLS = [
@@ -228,7 +249,9 @@ def test_kubernetes_unreachable_mid_pass_is_not_a_crash(world: World) -> None:
 
 @pytest.mark.parametrize("seed", range(50))
 def test_sigkill_at_a_random_point(world: World, seed: int) -> None:
-    """Killed before a random request (of either API), the next run converges: one PR each."""
+    """Killed before a random request (of either API), the next run converges: one PR each.
+    A killed run that held the Lease leaves it held: the next run is lock-held (exit 0,
+    nothing decided or written) until the Lease lapses, then it finishes the job."""
     seed_two_workloads(world)
     rng = random.Random(seed)
     kill_at = rng.randint(1, 20)  # a clean run of this seed makes about 20 requests
@@ -252,14 +275,26 @@ def test_sigkill_at_a_random_point(world: World, seed: int) -> None:
     assert "Traceback" not in err
     if proc.returncode != -signal.SIGKILL:
         assert proc.returncode == 0, err
-    if not args:  # a killed run leaves its Lease: the next run must be able to take it over
-        lease = world.kube.get(
-            "leases", "sweeper", "foreman-pr-sweeper", group="coordination.k8s.io"
-        )
-        if lease and lease["spec"].get("holderIdentity"):
-            lease["spec"]["renewTime"] = "2020-01-01T00:00:00.000000Z"
-            world.kube.seed_replace(lease)
+    lease = world.kube.get("leases", "sweeper", "foreman-pr-sweeper", group=COORD)
+    holder = (lease or {}).get("spec", {}).get("holderIdentity")
+    if holder and proc.returncode == -signal.SIGKILL:
+        assert_held_until_it_lapses(world, holder)
     assert_settled_invariant(world)
+
+
+def assert_held_until_it_lapses(world: World, holder: str) -> None:
+    """The Lease a killed run left: the next run finds it held and does nothing, truthfully
+    (exit 0, lock-held); once the Lease has lapsed, a run takes it over."""
+    pulls = world.pulls()
+    world.github.reset_calls()
+    held = world.sweep()
+    assert held.code == 0 and held.summary["result"] == "lock-held", held.stdout
+    assert held.summary["lock_held_by"] == holder and held.decisions == []
+    assert world.github.writes == [] and world.pulls() == pulls
+    lease = world.kube.get("leases", "sweeper", "foreman-pr-sweeper", group=COORD)
+    assert lease is not None
+    lease["spec"]["renewTime"] = "2020-01-01T00:00:00.000000Z"  # leaseDurationSeconds pass
+    world.kube.seed_replace(lease)
 
 
 def test_secondary_limit_mid_backfill_defers_the_rest(world: World) -> None:

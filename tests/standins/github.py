@@ -267,6 +267,7 @@ class GitHubStandIn(LocalServer):
         self.oauth_scopes: str | None = None
         self._lock = threading.RLock()
         self._repos: dict[str, Repo] = {}
+        self._hidden: dict[str, Repo] = {}  # hide_repo(): gone to every request, kept here
         self._commits: dict[str, Commit] = {}
         self._network: dict[str, set[str]] = {}  # network root -> its commits
         self._nodes: dict[str, tuple[str, int]] = {}  # PR node_id -> (repo, number)
@@ -569,6 +570,52 @@ class GitHubStandIn(LocalServer):
         with self._lock:
             self.calls = []
 
+    def reset(self) -> None:
+        """Back to a new stand-in's state, without a restart: no repositories, commits or
+        pull requests, no faults, hooks, calls or violations, full quotas, no App. The token,
+        `validate`, `latency_s` and the prefix stay as they were."""
+        with self._lock:
+            self.calls = []
+            self.violations = []
+            self._quota.clear()
+            self._principal = "token"
+            self.app_id, self._app_key = None, None
+            self._installed.clear()
+            self._inst_tokens.clear()
+            self.token_lifetime_s = 3600.0
+            self.clock_offset_s = 0.0
+            self.tokens_minted = 0
+            self.rate_limit_reset = int(time.time()) + 3600
+            self.oauth_scopes = None
+            self._repos.clear()
+            self._hidden.clear()
+            self._commits.clear()
+            self._network.clear()
+            self._nodes.clear()
+            self._faults.clear()
+            self._secondary.clear()
+            self._on_created = None
+            self._on_request = None
+            self._users.clear()
+            self._repo_json_cache.clear()
+            self._graphql = None
+
+    def hide_repo(self, full_name: str) -> None:
+        """The repository answers as gone (REST 404, GraphQL NOT_FOUND) until unhide_repo():
+        as when the token loses sight of it for a while. Its state is kept."""
+        with self._lock:
+            repo = self._repos.pop(full_name, None)
+            if repo is not None:
+                self._hidden[full_name] = repo
+                self._repo_json_cache.clear()
+
+    def unhide_repo(self, full_name: str) -> None:
+        with self._lock:
+            repo = self._hidden.pop(full_name, None)
+            if repo is not None:
+                self._repos[full_name] = repo
+                self._repo_json_cache.clear()
+
     def count(self, method: str | None = None, path_regex: str | None = None) -> int:
         with self._lock:
             calls = list(self.calls)
@@ -609,6 +656,12 @@ class GitHubStandIn(LocalServer):
                     action,
                 )
             )
+
+    def clear_faults(self) -> None:
+        """Forget every injected fault and pending secondary limit not yet used up."""
+        with self._lock:
+            self._faults.clear()
+            self._secondary.clear()
 
     def on_pull_created(self, hook: Callable[[dict[str, Any]], None] | None) -> None:
         """Called with the stored PR after a create is stored, before the 201 is sent.

@@ -25,7 +25,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,15 @@ def schema() -> GraphQLSchema:
     """GitHub's schema, built once per process (about 0.25 s)."""
     data = json.loads(SCHEMA.read_text())
     return build_client_schema(data.get("data") or data)
+
+
+@lru_cache(maxsize=256)
+def checked(query: str) -> tuple[Any, tuple[GraphQLError, ...]]:
+    """A query's document and what validation says of it, once per distinct text: the
+    sweeper sends few distinct texts, and validating against GitHub's schema is most of
+    the cost of an answer. Documents are never changed by execution."""
+    document = parse(query)
+    return document, tuple(validate(schema(), document))
 
 
 class Failure(Exception):
@@ -207,10 +216,9 @@ class GraphQL:
         if not isinstance(variables, dict):
             return 200, {"errors": [{"message": "Variables are invalid JSON."}]}
         try:
-            document = parse(query)
+            document, problems = checked(query)
         except GraphQLError as err:
             return 200, {"errors": [_format(err)]}
-        problems = validate(schema(), document)
         if problems:
             if self.gh.validate:
                 self.gh.violations += [f"GraphQL query invalid: {p.message}" for p in problems]
@@ -283,7 +291,11 @@ class GraphQL:
                     "NOT_FOUND", f"Could not resolve to a node with the global id of '{node}'."
                 )
             full_name, number = found
-            repo = self.gh._repos[full_name]
+            repo = self.gh._repos.get(full_name)
+            if repo is None:  # hidden (hide_repo): gone to every request
+                raise Failure(
+                    "NOT_FOUND", f"Could not resolve to a node with the global id of '{node}'."
+                )
             pr = repo.pulls[number - 1]
             pr["draft"] = False
             return {

@@ -1737,6 +1737,25 @@ class KubeStandIn(LocalServer):
         with self._lock:
             self.calls.clear()
 
+    def reset(self) -> None:
+        """Back to an empty cluster, cheaply and without a restart: no objects, no faults,
+        no hook, no calls, no watch history; every continue token handed out is expired.
+        resourceVersions keep counting up, as a real server's do. Attached controllers
+        stay attached."""
+        with self._lock:
+            self._objects = {k: {} for k in KINDS}
+            self._sorted = {k: None for k in KINDS}
+            self._faults.clear()
+            self._hook = None
+            self.calls.clear()
+            self._epoch += 1
+            self._history.clear()
+            self._history_rvs.clear()
+            self._history_floor = self._rv
+            self._queue.clear()
+            self._logs.clear()
+            self._changed.notify_all()
+
     def inject(
         self,
         method: str,
@@ -1744,12 +1763,25 @@ class KubeStandIn(LocalServer):
         status: int,
         reason: str = "InternalError",
         times: int = 1,
+        retry_after: int | None = None,
     ) -> None:
         """The next `times` requests whose method matches (`*` for any) and whose path
-        matches path_regex (re.search) are answered with that Status error instead."""
+        matches path_regex (re.search) are answered with that Status error instead.
+
+        A 429 is answered as API Priority and Fairness answers it: a plain-text body, not a
+        Status, with `Retry-After: retry_after` seconds (no header when None, as
+        EventRateLimit admission answers)."""
         with self._lock:
             self._faults.append(
-                _Fault(method.upper(), re.compile(path_regex), status, reason, times)
+                _Fault(
+                    method.upper(),
+                    re.compile(path_regex),
+                    status,
+                    reason,
+                    times,
+                    throttle=status == 429,
+                    retry_after=retry_after,
+                )
             )
 
     def deny(
@@ -1778,6 +1810,11 @@ class KubeStandIn(LocalServer):
             and (d.name is None or name in (None, "", d.name))
             for d in self._denials
         )
+
+    def clear_faults(self) -> None:
+        """Forget every injected fault not yet used up."""
+        with self._lock:
+            self._faults.clear()
 
     def on_request(self, hook: Hook | None) -> None:
         """hook(method, path, parsed JSON body or None) runs before each request is served

@@ -228,3 +228,37 @@ def test_the_adapters_installation_probe_against_the_standin(gh: GitHubStandIn) 
     assert not github.probe_owner("nobody").installed
     assert gh.tokens_minted == 0
     assert gh.count("POST") == 0
+
+
+def test_reset_is_a_new_standin_without_a_restart(gh: GitHubStandIn) -> None:
+    """reset(): no repositories, pulls, faults, hooks or calls, and full quotas again."""
+    gh.push("acme/widgets", BRANCH)
+    assert create(gh).status_code == 201
+    gh.inject("POST", r"/pulls$", status=502, times=3)
+    gh.secondary_limit(2)
+    gh.on_request(lambda *_: None)
+    gh.rate_limit_remaining = 10
+    gh.reset()
+    assert gh.calls == [] and gh.pulls("acme/widgets") == []
+    assert call(gh, "GET", "/repos/acme/widgets").status_code == 404
+    gh.add_repo("acme/widgets")
+    gh.push("acme/widgets", BRANCH)
+    answer = create(gh)
+    assert answer.status_code == 201 and answer.json()["number"] == 1
+    assert int(answer.headers["x-ratelimit-remaining"]) > 4000
+
+
+def test_a_hidden_repo_is_gone_until_it_is_shown_again(gh: GitHubStandIn) -> None:
+    """hide_repo(): REST 404 and GraphQL NOT_FOUND; unhide_repo() brings back its state."""
+    gh.push("acme/widgets", BRANCH)
+    assert create(gh).status_code == 201
+    gh.hide_repo("acme/widgets")
+    assert call(gh, "GET", "/repos/acme/widgets").status_code == 404
+    assert call(gh, "GET", "/repos/acme/widgets/pulls").status_code == 404
+    query = '{ repository(owner: "acme", name: "widgets") { name } }'
+    answer = call(gh, "POST", "/graphql", json={"query": query}).json()
+    assert answer["data"] == {"repository": None}
+    assert answer["errors"][0]["type"] == "NOT_FOUND"
+    gh.unhide_repo("acme/widgets")
+    [pull] = call(gh, "GET", "/repos/acme/widgets/pulls").json()
+    assert pull["head"]["ref"] == BRANCH

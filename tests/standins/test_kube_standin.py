@@ -1097,3 +1097,48 @@ def test_adapter_events_and_leases(kube: KubeStandIn, adapter: Kube) -> None:
     with pytest.raises(Conflict):
         adapter.replace_lease("ops", "lock", created)
     assert (adapter.read_lease("ops", "lock") or {})["spec"]["holderIdentity"] == "b"
+
+
+def test_a_429_is_plain_text_with_retry_after(
+    kube: KubeStandIn, co: client.CustomObjectsApi
+) -> None:
+    """API Priority and Fairness' 429: a plain-text body, not a Status, and Retry-After."""
+    kube.seed(wl("wl"))
+    kube.inject("PATCH", r"/workloads/wl$", 429, retry_after=3)
+    kube.inject("POST", r"/events$", 429)  # EventRateLimit admission: no Retry-After
+    with pytest.raises(ApiException) as caught:
+        co.patch_namespaced_custom_object(G, V, "default", "workloads", "wl", {"spec": {}})
+    assert caught.value.status == 429
+    assert (caught.value.headers or {}).get("Retry-After") == "3"
+    assert caught.value.headers.get("Content-Type", "").startswith("text/plain")
+    assert caught.value.body == "Too many requests, please try again later.\n"
+    request = urllib.request.Request(kube.url + "/api/v1/namespaces/default/events", b"{}")
+    request.add_header("Content-Type", "application/json")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 429 and refused.value.headers.get("Retry-After") is None
+    assert co.patch_namespaced_custom_object(G, V, "default", "workloads", "wl", {"spec": {}})
+
+
+def test_reset_empties_the_cluster_without_a_restart(
+    kube: KubeStandIn, co: client.CustomObjectsApi
+) -> None:
+    """reset(): no objects, faults, hook or calls; old continue tokens are expired; the
+    resourceVersion keeps growing; the same client goes on working."""
+    for i in range(3):
+        kube.seed(wl(f"w{i}"))
+    page = co.list_namespaced_custom_object(G, V, "default", "workloads", limit=1)
+    token = page["metadata"]["continue"]
+    rv = int(page["metadata"]["resourceVersion"])
+    kube.inject("GET", r"/workloads$", 503, "ServiceUnavailable", times=5)
+    kube.on_request(lambda *_: None)
+    kube.reset()
+    assert kube.list("workloads") == [] and kube.calls == []
+    fresh = co.list_namespaced_custom_object(G, V, "default", "workloads")
+    assert fresh["items"] == [] and int(fresh["metadata"]["resourceVersion"]) >= rv
+    with pytest.raises(ApiException) as caught:
+        co.list_namespaced_custom_object(G, V, "default", "workloads", limit=1, _continue=token)
+    assert status_of(caught.value) == (410, "Expired")
+    created = kube.seed(wl("w0"))
+    assert int(created["metadata"]["resourceVersion"]) > rv
+    assert [c.status for c in kube.calls] == [200, 410]
