@@ -4,8 +4,9 @@ real sweeper with its real adapters; every promise is checked after every step.
 A case you thought of is a test; the cases nobody thought of are what this is for.
 `SIM_EXAMPLES` sets how many histories (CI: 200), `SIM_STEPS` how many steps each, and
 `SIM_SEED` picks another series than CI's fixed one. The histories are dealt to
-`SIM_SHARDS` tests (4), each with its own seed, so that pytest-xdist's workers share them. A failure prints the history as a
-list of calls: keep it in tests/sim/test_regressions.py, named after the defect.
+`SIM_SHARDS` tests (4), each with its own seed, so that pytest-xdist's workers share
+them. A failure prints the history as a list of calls: keep it in
+tests/sim/test_regressions.py, named after the defect.
 """
 
 from __future__ import annotations
