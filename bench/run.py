@@ -34,7 +34,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from sweeper.model import RECORD_ANNOTATION, SETTLED_ANNOTATION, fingerprint  # noqa: E402
+from sweeper.model import SETTLED_ANNOTATION, fingerprint  # noqa: E402
+from sweeper.records import RECORD_ANNOTATION  # noqa: E402
 from tests.fixtures.foreman import issue_pipeline, sha, workload  # noqa: E402
 from tests.standins.github import GitHubStandIn  # noqa: E402
 from tests.standins.kube import KubeStandIn  # noqa: E402

@@ -14,17 +14,7 @@ from typing import Any
 
 from sweeper.body import BodyInput, render_body, render_title, withdrawn_body
 from sweeper.budget import Budget
-from sweeper.core import (
-    Candidate,
-    Decision,
-    Open,
-    Plan,
-    Pull,
-    Refresh,
-    Withdraw,
-    decide_remote,
-    withdraw_plan,
-)
+from sweeper.core import Candidate, Decision, Open, Plan, Pull, Refresh, Withdraw
 from sweeper.github import (
     AppNotInstalled,
     GitHubError,
@@ -40,6 +30,7 @@ from sweeper.lookups import Lookup, Unanswered, View
 from sweeper.model import Workload
 from sweeper.outcomes import Outcome, Reason
 from sweeper.ports import GitHubPort, KubePort
+from sweeper.remote import decide_remote, withdraw_plan
 from sweeper.settings import Settings
 from sweeper.stopping import Stop
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sweeper.blocks import drop_link_definitions, open_fence
-from sweeper.model import Finding, Task
+from sweeper.tasks import Finding, Task
 
 MAX_TITLE = 256
 MAX_BODY = 65_536

@@ -8,8 +8,10 @@ from typing import Any
 
 from sweeper.backlog import NOT_REACHED, TOO_YOUNG
 from sweeper.bounded import Unreadable
-from sweeper.core import Policy, triage
-from sweeper.model import SKIP_ANNOTATION, InvalidInput, Workload, as_mapping, parse_workload
+from sweeper.core import Policy
+from sweeper.eligibility import triage
+from sweeper.fields import InvalidInput, as_mapping
+from sweeper.model import SKIP_ANNOTATION, Workload, parse_workload
 from sweeper.outcomes import WorkloadSkip
 from sweeper.ports import KubePort
 from sweeper.report import Log, Summary

@@ -1,7 +1,7 @@
 """Plan: the AgenticTasks of many Workloads per list call, then each Workload's plan.
 
 Tasks are read per namespace with `foreman.llmkube.dev/workload in (...)` for a batch of
-Workload names, planned at once (`sweeper.core.plan_workload`, pure) and dropped, so
+Workload names, planned at once (`sweeper.eligibility.plan_workload`, pure) and dropped, so
 memory holds one window of plans, never the cluster's tasks.
 """
 
@@ -11,12 +11,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sweeper.core import Candidate, Decision, Plan, Policy, draft_choice, plan_workload
+from sweeper.core import Candidate, Decision, Plan, Policy
+from sweeper.eligibility import plan_workload
 from sweeper.errors import Forbidden, KubeError, Refused, Unavailable
-from sweeper.model import Agent, InvalidInput, Workload, parse_agent
+from sweeper.fields import InvalidInput
+from sweeper.model import Agent, Workload, parse_agent
 from sweeper.outcomes import Outcome, Reason
 from sweeper.ports import KubePort
 from sweeper.report import Log
+from sweeper.verdicts import draft_choice
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,9 @@ from collections.abc import Callable, Sequence
 from sweeper.acting import Effects
 from sweeper.core import Decision, merged_records, settles
 from sweeper.errors import Conflict, KubeError, NotFound
-from sweeper.model import (
-    RECORD_ANNOTATION,
-    SETTLED_ANNOTATION,
-    Workload,
-    parse_workload,
-    render_records,
-)
+from sweeper.model import SETTLED_ANNOTATION, Workload, parse_workload
 from sweeper.ports import KubePort
+from sweeper.records import RECORD_ANNOTATION, render_records
 from sweeper.report import Log, Summary
 
 

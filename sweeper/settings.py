@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from sweeper import values as v
 from sweeper.credentials import AppCredentials, credentials
-from sweeper.model import InvalidInput, parse_repo
+from sweeper.fields import InvalidInput, parse_repo
 from sweeper.values import ConfigError, Given, Invalid, check, each, optional, unique
 
 __all__ = [

@@ -1,6 +1,6 @@
 """One sweep: list, plan, learn, act, record, report, in phases over windows.
 
-The policy lives in `sweeper.core`; this module only moves data between the phases, each
+The policy lives in `sweeper.eligibility` and `sweeper.remote`; this module only moves data between the phases, each
 a small module named for its act. Pending Workloads are taken oldest-completed first, a
 window at a time: their tasks are read in batches (`planning`), GitHub's view of all
 their candidate branches in batched queries (`learning`), then each Workload in turn is

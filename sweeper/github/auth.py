@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
+from sweeper.fields import as_mapping
 from sweeper.github.transport import AppNotInstalled, GitHubError, NotFound, PermissionDenied
-from sweeper.model import as_mapping
 from sweeper.settings import AppCredentials, Tunables
 
 if TYPE_CHECKING:  # only `transport` sends: the others just read its answers

@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import Any
 
 from sweeper.core import Pull
+from sweeper.fields import as_mapping
 from sweeper.github.limits import Rate
 from sweeper.github.transport import GitHubError, GraphQLUnavailable, QueryTooBig, RateLimited
 from sweeper.lookups import Lookup, Unanswered, View
-from sweeper.model import as_mapping
 from sweeper.outcomes import Reason
 
 # PRs per head name in one answer; more (forks sharing a branch name) are read by REST.

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sweeper.budget import CORE, GRAPHQL, Bucket
+from sweeper.fields import as_mapping
 from sweeper.github.transport import (
     RateLimited,
     ReserveReached,
@@ -24,7 +25,6 @@ from sweeper.github.transport import (
     is_primary_limit,
     is_secondary_limit,
 )
-from sweeper.model import as_mapping
 from sweeper.settings import Reserve, Tunables
 
 

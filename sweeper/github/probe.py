@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sweeper.fields import as_mapping
 from sweeper.github.auth import lacking, owner_of
 from sweeper.github.calls import Caller
 from sweeper.github.limits import iso
 from sweeper.github.transport import GitHubError, NotFound, json_of
-from sweeper.model import as_mapping
 
 
 @dataclass(frozen=True)

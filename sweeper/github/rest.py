@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from sweeper.budget import GRAPHQL
 from sweeper.core import Pull
+from sweeper.fields import as_mapping
 from sweeper.github.calls import Caller
 from sweeper.github.transport import (
     Conflict,
@@ -25,7 +26,6 @@ from sweeper.github.transport import (
     json_of,
 )
 from sweeper.lookups import Lookup, View
-from sweeper.model import as_mapping
 
 PER_PAGE = 100
 

@@ -21,7 +21,7 @@ import pytest
 from sweeper.cli import settings_from
 from sweeper.github import GitHub
 from sweeper.kube import connect
-from sweeper.model import RECORD_ANNOTATION
+from sweeper.records import RECORD_ANNOTATION
 from sweeper.report import configure
 from sweeper.stopping import Stop
 from sweeper.sweep import run_sweep

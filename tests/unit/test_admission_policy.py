@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sweeper.model import RECORD_ANNOTATION, SETTLED_ANNOTATION
+from sweeper.model import SETTLED_ANNOTATION
+from sweeper.records import RECORD_ANNOTATION
 from tests.fixtures.admission import Request, denials
 
 ROOT = Path(__file__).resolve().parents[2]

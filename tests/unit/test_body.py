@@ -18,7 +18,7 @@ from sweeper.body import (
     render_title,
     sanitize,
 )
-from sweeper.model import parse_task
+from sweeper.tasks import parse_task
 from tests.fixtures.foreman import issue_pipeline, sha
 
 KEYWORDS = ["close", "closes", "closed", "fix", "fixes", "fixed", "resolve", "resolves", "resolved"]

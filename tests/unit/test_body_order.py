@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from sweeper.body import BodyInput, read_marker, render_body
-from sweeper.core import Candidate, Policy, plan_workload
+from sweeper.core import Candidate, Policy
+from sweeper.eligibility import plan_workload
 from sweeper.model import parse_workload
 from tests.fixtures.foreman import issue_pipeline, result, task, workload
 

@@ -11,14 +11,9 @@ import pytest
 
 from sweeper import bounded
 from sweeper.bounded import NotJson, Refused, Unreadable, decode_items, depth_of, split_list
-from sweeper.model import (
-    MAX_ISSUES,
-    MAX_PIPELINE_STEPS,
-    RECORD_ANNOTATION,
-    InvalidInput,
-    parse_records,
-    parse_workload,
-)
+from sweeper.fields import InvalidInput
+from sweeper.model import MAX_ISSUES, MAX_PIPELINE_STEPS, parse_workload
+from sweeper.records import RECORD_ANNOTATION, parse_records
 from tests.fixtures.foreman import pipeline_step, workload
 
 

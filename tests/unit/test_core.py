@@ -15,14 +15,14 @@ from sweeper.core import (
     Pull,
     Refresh,
     Withdraw,
-    decide_remote,
     merged_records,
-    plan_workload,
     settles,
-    triage,
 )
-from sweeper.model import RECORD_ANNOTATION, SETTLED_ANNOTATION, fingerprint, parse_workload
+from sweeper.eligibility import plan_workload, triage
+from sweeper.model import SETTLED_ANNOTATION, fingerprint, parse_workload
 from sweeper.outcomes import Outcome, Reason, WorkloadSkip
+from sweeper.records import RECORD_ANNOTATION
+from sweeper.remote import decide_remote
 from tests.fixtures.foreman import (
     issue_pipeline,
     pipeline_step,
@@ -618,7 +618,7 @@ def _draft_candidate() -> Candidate:
 
 def _sweeper_body(at: str, draft: bool = False, issue: int = 1) -> str:
     from sweeper.body import BodyInput, render_body
-    from sweeper.model import parse_task
+    from sweeper.tasks import parse_task
 
     tasks = [
         parse_task(t)

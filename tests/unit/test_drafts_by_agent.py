@@ -12,21 +12,15 @@ from typing import Any
 
 import pytest
 
-from sweeper.core import (
-    Candidate,
-    Decision,
-    Open,
-    Policy,
-    decide_remote,
-    draft_choice,
-    plan_workload,
-    refresh_plan,
-)
+from sweeper.core import Candidate, Decision, Open, Policy
+from sweeper.eligibility import plan_workload
 from sweeper.errors import Forbidden, Unavailable
 from sweeper.model import Agent, parse_workload
 from sweeper.outcomes import Outcome, Reason
 from sweeper.planning import DraftPolicy, Planned
+from sweeper.remote import decide_remote, refresh_plan
 from sweeper.report import configure
+from sweeper.verdicts import draft_choice
 from tests.fixtures.foreman import issue_pipeline, workload
 
 POLICY = Policy(min_age=timedelta(minutes=10))

@@ -13,8 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sweeper.body import sanitize
-from sweeper.core import Candidate, Decision, Policy, plan_workload
-from sweeper.model import InvalidInput, parse_workload
+from sweeper.core import Candidate, Decision, Policy
+from sweeper.eligibility import plan_workload
+from sweeper.fields import InvalidInput
+from sweeper.model import parse_workload
 from tests.fixtures.foreman import issue_pipeline, workload
 
 POLICY = Policy(min_age=timedelta(0))

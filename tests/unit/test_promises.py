@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from sweeper.core import Candidate, Decision, Policy, plan_workload, settles
-from sweeper.model import RECORD_ANNOTATION, parse_records, parse_workload, render_records
+from sweeper.core import Candidate, Decision, Policy, settles
+from sweeper.eligibility import plan_workload
+from sweeper.model import parse_workload
 from sweeper.outcomes import Outcome, Reason
+from sweeper.records import RECORD_ANNOTATION, parse_records, render_records
 from tests.fixtures.foreman import issue_pipeline, pipeline_step, result, sha, task, workload
 
 POLICY = Policy(min_age=timedelta(minutes=10))

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sweeper.body import BodyInput, render_body, sanitize
-from sweeper.model import parse_task
+from sweeper.tasks import parse_task
 from tests.fixtures.foreman import issue_pipeline
 from tests.fixtures.rendered import Page, read
 

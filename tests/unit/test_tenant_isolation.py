@@ -18,8 +18,9 @@ from sweeper.core import Policy
 from sweeper.errors import AlreadyExists, Conflict, Refused
 from sweeper.listing import pending
 from sweeper.lock import RunLock
-from sweeper.model import RECORD_ANNOTATION, parse_workload
+from sweeper.model import parse_workload
 from sweeper.planning import plan_window
+from sweeper.records import RECORD_ANNOTATION
 from sweeper.report import Summary, configure
 from tests.fixtures.foreman import issue_pipeline, workload
 

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from sweeper.body import ZWSP, render_title
-from sweeper.core import Candidate, Decision, Policy, plan_workload
-from sweeper.model import RECORD_ANNOTATION, parse_records, parse_workload
+from sweeper.core import Candidate, Decision, Policy
+from sweeper.eligibility import plan_workload
+from sweeper.model import parse_workload
 from sweeper.outcomes import Outcome, Reason
+from sweeper.records import RECORD_ANNOTATION, parse_records
 from tests.fixtures.foreman import issue_pipeline, pipeline_step, sha, workload
 
 POLICY = Policy(min_age=timedelta(minutes=10))
