@@ -20,69 +20,94 @@ def decide_remote(
     The reviewed SHA decides: a PR merged or closed at it settles the branch; one merged
     or closed at an older SHA leaves newer reviewed work without a PR, so a new one opens.
     """
-    b = candidate.branch
-    reviewed = b.reviewed_sha
+    reviewed = candidate.branch.reviewed_sha
     newest_first = sorted(pulls, key=lambda p: p.number, reverse=True)
     note = join(candidate.note, _unlisted(candidate, newest_first))
+    open_pull = next((p for p in newest_first if p.state == "open"), None)
+    if open_pull is not None:
+        return _on_open(candidate, open_pull, note)
+    settled = _settled(candidate, newest_first, note)
+    if settled is not None:
+        return settled
+    if head_sha is None:
+        missing = f"no branch on {candidate.head_repo}"
+        return _decision(candidate, note, Outcome.SKIPPED, Reason.BRANCH_MISSING, missing)
+    if head_sha != reviewed:
+        moved = f"branch head {head_sha[:12]} is not the reviewed {reviewed[:12]}"
+        return _decision(candidate, note, Outcome.SKIPPED, Reason.HEAD_MOVED, moved)
+    return _new_pull(candidate, newest_first, note)
 
-    def decision(
-        outcome: Outcome, reason: Reason, detail: str, pull: Pull | None = None
-    ) -> Decision:
-        if pull is not None and pull.number == candidate.foreman_pr and outcome is Outcome.ADOPTED:
-            reason, detail = Reason.FOREMAN_OPENED, f"{detail}; Foreman's reviewer opened it"
-        return Decision(
-            b.repo,
-            b.name,
-            b.issue,
-            reviewed,
-            outcome,
-            reason,
-            join(detail, note),
-            pull.url if pull else None,
-            pull.number if pull else None,
-            b.draft,
-        )
 
-    for pull in newest_first:
-        if pull.state == "open":
-            withdraw = withdraw_plan(candidate, pull)
-            if withdraw is not None:
-                return withdraw
-            refresh = refresh_plan(candidate, pull)
-            if isinstance(refresh, Refresh):
-                return refresh
-            detail = join(f"#{pull.number} is open", refresh)
-            return decision(Outcome.ADOPTED, Reason.OPEN_PR_EXISTS, detail, pull)
-    at_reviewed = [p for p in newest_first if p.head_sha in (reviewed, None)]
+def _on_open(candidate: Candidate, pull: Pull, note: str) -> Decision | Refresh | Withdraw:
+    """An open PR for the head: withdrawn, refreshed or adopted as it is."""
+    withdraw = withdraw_plan(candidate, pull)
+    if withdraw is not None:
+        return withdraw
+    refresh = refresh_plan(candidate, pull)
+    if isinstance(refresh, Refresh):
+        return refresh
+    detail = join(f"#{pull.number} is open", refresh)
+    return _decision(candidate, note, Outcome.ADOPTED, Reason.OPEN_PR_EXISTS, detail, pull)
+
+
+def _settled(candidate: Candidate, newest_first: Sequence[Pull], note: str) -> Decision | None:
+    """A PR merged, or closed by a human, at the reviewed SHA settles the branch."""
+    b = candidate.branch
+    at_reviewed = [p for p in newest_first if p.head_sha in (b.reviewed_sha, None)]
     for pull in at_reviewed:
         if pull.merged:
-            return decision(
-                Outcome.ADOPTED, Reason.MERGED_PR_EXISTS, f"#{pull.number} was merged", pull
+            merged = f"#{pull.number} was merged"
+            return _decision(
+                candidate, note, Outcome.ADOPTED, Reason.MERGED_PR_EXISTS, merged, pull
             )
     # The sweeper's own withdrawal of a PR opened at an unreviewed commit is not a human's no.
     for pull in at_reviewed:
         if not _withdrawn_by_sweeper(pull, b.issue):
             detail = f"#{pull.number} was closed unmerged at the reviewed SHA"
-            return decision(Outcome.SKIPPED, Reason.CLOSED_BY_HUMAN, detail, pull)
-    if head_sha is None:
-        return decision(
-            Outcome.SKIPPED, Reason.BRANCH_MISSING, f"no branch on {candidate.head_repo}"
-        )
-    if head_sha != reviewed:
-        moved = f"branch head {head_sha[:12]} is not the reviewed {reviewed[:12]}"
-        return decision(Outcome.SKIPPED, Reason.HEAD_MOVED, moved)
-    if newest_first:
-        last = newest_first[0]
-        if last.merged:
-            detail = f"#{last.number} was merged at an older SHA"
-            return Open(candidate, Reason.NEW_WORK_AFTER_MERGE, join(detail, note))
-        how = (
-            "was withdrawn by the sweeper (opened at an unreviewed commit)"
-            if _withdrawn_by_sweeper(last, b.issue)
-            else "was closed at an older SHA"
-        )
-        return Open(candidate, Reason.NEW_WORK_AFTER_CLOSE, join(f"#{last.number} {how}", note))
-    return Open(candidate, Reason.MISSING_PR, join("no PR for this head", note))
+            return _decision(candidate, note, Outcome.SKIPPED, Reason.CLOSED_BY_HUMAN, detail, pull)
+    return None
+
+
+def _new_pull(candidate: Candidate, newest_first: Sequence[Pull], note: str) -> Open:
+    """The reviewed head has no PR that stands: a new one opens, and says why."""
+    if not newest_first:
+        return Open(candidate, Reason.MISSING_PR, join("no PR for this head", note))
+    last = newest_first[0]
+    if last.merged:
+        detail = f"#{last.number} was merged at an older SHA"
+        return Open(candidate, Reason.NEW_WORK_AFTER_MERGE, join(detail, note))
+    how = (
+        "was withdrawn by the sweeper (opened at an unreviewed commit)"
+        if _withdrawn_by_sweeper(last, candidate.branch.issue)
+        else "was closed at an older SHA"
+    )
+    return Open(candidate, Reason.NEW_WORK_AFTER_CLOSE, join(f"#{last.number} {how}", note))
+
+
+def _decision(
+    candidate: Candidate,
+    note: str,
+    outcome: Outcome,
+    reason: Reason,
+    detail: str,
+    pull: Pull | None = None,
+) -> Decision:
+    """The final word on a candidate; a PR Foreman's reviewer opened is adopted as such."""
+    if pull is not None and pull.number == candidate.foreman_pr and outcome is Outcome.ADOPTED:
+        reason, detail = Reason.FOREMAN_OPENED, f"{detail}; Foreman's reviewer opened it"
+    b = candidate.branch
+    return Decision(
+        b.repo,
+        b.name,
+        b.issue,
+        b.reviewed_sha,
+        outcome,
+        reason,
+        join(detail, note),
+        pull.url if pull else None,
+        pull.number if pull else None,
+        b.draft,
+    )
 
 
 def _unlisted(candidate: Candidate, pulls: Sequence[Pull]) -> str:

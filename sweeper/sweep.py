@@ -1,12 +1,12 @@
 """One sweep: list, plan, learn, act, record, report, in phases over windows.
 
-The policy lives in `sweeper.eligibility` and `sweeper.remote`; this module only moves data between the phases, each
-a small module named for its act. Pending Workloads are taken oldest-completed first, a
-window at a time: their tasks are read in batches (`planning`), GitHub's view of all
-their candidate branches in batched queries (`learning`), then each Workload in turn is
-decided and acted on one write at a time (`acting`), recorded (`recording`) and reported
-(`report`). Memory is bounded by the window, and GitHub reads by its size, not by the
-cluster's history.
+The policy lives in `sweeper.eligibility` and `sweeper.remote`; this module only moves
+data between the phases, each a small module named for its act. Pending Workloads are
+taken oldest-completed first, a window at a time: their tasks are read in batches
+(`planning`), GitHub's view of all their candidate branches in batched queries
+(`learning`), then each Workload in turn is decided and acted on one write at a time
+(`acting`), recorded (`recording`) and reported (`report`). Memory is bounded by the
+window, and GitHub reads by its size, not by the cluster's history.
 """
 
 from __future__ import annotations
