@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sweeper.fields import head_repo
 from sweeper.outcomes import SETTLED_SKIPS, Outcome, Reason
-from sweeper.records import Record, RecordKey, head_repo, record_key
+from sweeper.records import Record, RecordKey, record_key
 from sweeper.tasks import Task
 
 

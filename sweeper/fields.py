@@ -31,6 +31,16 @@ def as_mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def require_mapping(value: Any, detail: str, *, optional: bool = False) -> Mapping[str, Any]:
+    """The value if it is a mapping (an absent one is empty when `optional`), else
+    InvalidInput with `detail`."""
+    if value is None and optional:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInput(detail)
+    return value
+
+
 def dig(obj: Any, *path: str) -> Any:
     for key in path:
         if not isinstance(obj, Mapping):
@@ -68,6 +78,11 @@ def parse_repo(value: Any, what: str = "repo") -> str:
     if not sep or not _OWNER.match(owner) or not _REPO_NAME.match(name) or name in {".", ".."}:
         raise InvalidInput(f"{what} {slug!r} is not an OWNER/NAME repository")
     return slug
+
+
+def head_repo(repo: str, head_owner: str) -> str:
+    """The repository holding the head branch: `repo`'s name under the head's owner."""
+    return f"{head_owner}/{repo.split('/', 1)[1]}"
 
 
 def parse_branch(value: Any, what: str = "branch") -> str:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sweeper.errors import AlreadyExists, Conflict, KubeError
+from sweeper.fields import parse_stamp
 
 
 class LeaseStore(Protocol):
@@ -39,7 +40,7 @@ def _parse(stamp: Any) -> datetime | None:
     if not isinstance(stamp, str):
         return None
     try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        return parse_stamp(stamp)
     except ValueError:
         return None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sweeper.core import Pull
+from sweeper.fields import head_repo
 from sweeper.outcomes import Reason
 
 
@@ -23,7 +24,7 @@ class Lookup:
 
     @property
     def head_repo(self) -> str:
-        return f"{self.head_owner}/{self.repo.split('/', 1)[1]}"
+        return head_repo(self.repo, self.head_owner)
 
     @property
     def head(self) -> str:

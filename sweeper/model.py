@@ -26,6 +26,7 @@ from sweeper.fields import (
     parse_repo,
     parse_time,
     req_str,
+    require_mapping,
 )
 from sweeper.records import RECORD_ANNOTATION, Record, RecordKey, parse_records, record_key
 
@@ -133,11 +134,8 @@ def fingerprint(obj: Mapping[str, Any]) -> str:
 
 
 def parse_workload(obj: Any) -> Workload:
-    if not isinstance(obj, Mapping):
-        raise InvalidInput("object is not a mapping")
-    meta = obj.get("metadata")
-    if not isinstance(meta, Mapping):
-        raise InvalidInput("metadata is missing")
+    obj = require_mapping(obj, "object is not a mapping")
+    meta = require_mapping(obj.get("metadata"), "metadata is missing")
     spec = as_mapping(obj.get("spec"))
     status = as_mapping(obj.get("status"))
     annotations = as_mapping(meta.get("annotations"))
@@ -264,8 +262,7 @@ def parse_pipeline(raw: Any) -> tuple[PipelineStep, ...] | None:
 
 def parse_agent(obj: Any) -> Agent:
     """An Agent object; only the field the sweeper reads is checked."""
-    if not isinstance(obj, Mapping):
-        raise InvalidInput("agent is not a mapping")
+    obj = require_mapping(obj, "agent is not a mapping")
     name = req_str(dig(obj, "metadata", "name"), "agent metadata.name", 253)
     draft = opt_bool(
         dig(obj, "spec", "openPullRequestsAsDraft"), f"{name}: spec.openPullRequestsAsDraft"

@@ -123,8 +123,3 @@ def _record_json(r: Record) -> dict[str, Any]:
     if r.draft:  # only then: entries of earlier versions stay byte-identical
         entry["draft"] = True
     return entry
-
-
-def head_repo(repo: str, head_owner: str) -> str:
-    """The repository holding the head branch: `repo`'s name under the head's owner."""
-    return f"{head_owner}/{repo.split('/', 1)[1]}"

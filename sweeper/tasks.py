@@ -25,6 +25,7 @@ from sweeper.fields import (
     parse_sha,
     parse_time,
     req_str,
+    require_mapping,
 )
 from sweeper.model import GROUP
 
@@ -89,24 +90,17 @@ def step_round(step: str) -> int:
 
 
 def parse_task(obj: Any) -> Task:
-    if not isinstance(obj, Mapping):
-        raise InvalidInput("task is not a mapping")
+    obj = require_mapping(obj, "task is not a mapping")
     meta = as_mapping(obj.get("metadata"))
     name = req_str(meta.get("name"), "task metadata.name", 253)
     labels = as_mapping(meta.get("labels"))
     step = opt_str(labels.get(STEP_LABEL), f"{name}: step label", 253) or name
-    spec = obj.get("spec")
-    if not isinstance(spec, Mapping):
-        raise InvalidInput(f"{name}: spec is missing")
-    payload = spec.get("payload")
-    if not isinstance(payload, Mapping):
-        raise InvalidInput(f"{name}: spec.payload is missing")
-    status = obj.get("status") if obj.get("status") is not None else {}
-    if not isinstance(status, Mapping):
-        raise InvalidInput(f"{name}: status is not an object")
-    result = status.get("result") if status.get("result") is not None else {}
-    if not isinstance(result, Mapping):
-        raise InvalidInput(f"{name}: status.result is not an object")
+    spec = require_mapping(obj.get("spec"), f"{name}: spec is missing")
+    payload = require_mapping(spec.get("payload"), f"{name}: spec.payload is missing")
+    status = require_mapping(obj.get("status"), f"{name}: status is not an object", optional=True)
+    result = require_mapping(
+        status.get("result"), f"{name}: status.result is not an object", optional=True
+    )
     extra = _merged_extra(result, name)
     # Foreman's executor writes these at the top level of `extra`; `modelExtra` is the
     # agent's own text, and a URL planted there must not count as a PR Foreman opened.
@@ -176,12 +170,12 @@ def _opt_base(value: Any, name: str) -> str | None:
 
 def _merged_extra(result: Mapping[str, Any], name: str) -> dict[str, Any]:
     """`extra`, with fields that some agents nest under `extra.modelExtra` lifted up."""
-    extra = result.get("extra") if result.get("extra") is not None else {}
-    if not isinstance(extra, Mapping):
-        raise InvalidInput(f"{name}: result.extra is not an object")
-    nested = extra.get("modelExtra") if extra.get("modelExtra") is not None else {}
-    if not isinstance(nested, Mapping):
-        raise InvalidInput(f"{name}: result.extra.modelExtra is not an object")
+    extra = require_mapping(
+        result.get("extra"), f"{name}: result.extra is not an object", optional=True
+    )
+    nested = require_mapping(
+        extra.get("modelExtra"), f"{name}: result.extra.modelExtra is not an object", optional=True
+    )
     merged = dict(nested)
     merged.update({k: v for k, v in extra.items() if k != "modelExtra" and v is not None})
     return merged
@@ -195,8 +189,7 @@ def _findings(raw: Any, name: str) -> tuple[Finding, ...]:
     found = []
     for i, item in enumerate(raw[:200]):
         what = f"{name}: findings[{i}]"
-        if not isinstance(item, Mapping):
-            raise InvalidInput(f"{what} is not an object")
+        item = require_mapping(item, f"{what} is not an object")
         line = item.get("line")
         if line is not None and (isinstance(line, bool) or not isinstance(line, int)):
             raise InvalidInput(f"{what}.line is not an integer")

@@ -13,13 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from sweeper.fields import as_mapping
+from sweeper.fields import as_mapping, parse_stamp
 from sweeper.github.transport import AppNotInstalled, GitHubError, NotFound, PermissionDenied
 from sweeper.settings import AppCredentials, Tunables
 
@@ -203,7 +202,7 @@ class Auth:
                 f"the GitHub App's installation on {owner} lacks the permission {missing[0]}"
             )
             raise PermissionDenied(self._denied[installation], 403)
-        expires_at = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
+        expires_at = parse_stamp(expires).timestamp()
         self._minted[installation] = Minted(token, expires_at, self.now())
         # Its quota, before its first call.
         self.on_minted(f"Bearer {token}", self.installation_of(repo))

@@ -18,11 +18,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sweeper.core import Pull
-from sweeper.fields import as_mapping
+from sweeper.fields import as_mapping, parse_stamp
 from sweeper.github.limits import Rate
 from sweeper.github.transport import GitHubError, GraphQLUnavailable, QueryTooBig, RateLimited
 from sweeper.lookups import Lookup, Unanswered, View
@@ -205,7 +204,7 @@ def read_rate(raw: Any) -> Rate | None:
     if not isinstance(remaining, int) or not isinstance(limit, int) or not isinstance(reset, str):
         return None
     try:
-        reset_at = datetime.fromisoformat(reset.replace("Z", "+00:00")).timestamp()
+        reset_at = parse_stamp(reset).timestamp()
     except ValueError:
         return None
     cost = rate.get("cost")
