@@ -79,24 +79,49 @@ def _gauge(name: str, doc: str, labels: Iterable[str] = ()) -> GaugeMetricFamily
     return GaugeMetricFamily(PREFIX + name, doc, labels=list(labels))
 
 
+def _single(name: str, doc: str, value: float) -> Metric:
+    family = _gauge(name, doc)
+    family.add_metric([], value)
+    return family
+
+
+def _labelled(
+    name: str, doc: str, labels: list[str], counts: Mapping[Any, float]
+) -> GaugeMetricFamily:
+    """One sample per key of `counts` (a label value, or a tuple of them), sorted."""
+    family = _gauge(name, doc, labels)
+    for key, count in sorted(counts.items()):
+        family.add_metric(list(key) if isinstance(key, tuple) else [key], count)
+    return family
+
+
 def families(run: RunFacts) -> list[Metric]:
     """The run as metric families; pure, so tests can read them without a gateway."""
-    out: list[Metric] = []
+    out = _how_it_ended(run)
+    if not run.did_work:
+        return out
+    return out + _what_it_did(run) + _api_calls(run)
 
-    def single(name: str, doc: str, value: float) -> None:
-        family = _gauge(name, doc)
-        family.add_metric([], value)
-        out.append(family)
 
-    single("last_run_timestamp_seconds", "When the last run ended (Unix time).", run.finished_at)
-    if run.succeeded:
-        single(
-            "last_success_timestamp_seconds",
-            "When the last run that exited 0 ended (Unix time); kept across failed runs.",
-            run.finished_at,
+def _how_it_ended(run: RunFacts) -> list[Metric]:
+    """Every run's families, a lock-held one's too."""
+    out = [
+        _single(
+            "last_run_timestamp_seconds", "When the last run ended (Unix time).", run.finished_at
         )
-    single("last_run_exit_code", "Exit code of the last run (0, 1 or 2).", run.exit_code)
-    single("last_run_duration_seconds", "Wall time of the last run.", run.duration_s)
+    ]
+    if run.succeeded:
+        out.append(
+            _single(
+                "last_success_timestamp_seconds",
+                "When the last run that exited 0 ended (Unix time); kept across failed runs.",
+                run.finished_at,
+            )
+        )
+    out.append(
+        _single("last_run_exit_code", "Exit code of the last run (0, 1 or 2).", run.exit_code)
+    )
+    out.append(_single("last_run_duration_seconds", "Wall time of the last run.", run.duration_s))
     info = _gauge(
         "last_run_info",
         "Always 1: how the last run ended (success, failed, lock-held, config-error, "
@@ -105,48 +130,48 @@ def families(run: RunFacts) -> list[Metric]:
     )
     info.add_metric([run.result, run.version], 1)
     out.append(info)
-    single(
-        "allow_repos_configured",
-        "1 when the last run had a repository allowlist (--allow-repo), 0 when any "
-        "repository could get PRs.",
-        1 if run.allow_repos_configured else 0,
+    out.append(
+        _single(
+            "allow_repos_configured",
+            "1 when the last run had a repository allowlist (--allow-repo), 0 when any "
+            "repository could get PRs.",
+            1 if run.allow_repos_configured else 0,
+        )
     )
-    if not run.did_work:
-        return out
+    return out
 
-    decisions = _gauge(
-        "decisions",
-        "Branch decisions of the last run, by outcome and reason.",
-        ["outcome", "reason"],
-    )
-    for (outcome, reason), count in sorted(run.decisions.items()):
-        decisions.add_metric([outcome, reason], count)
-    out.append(decisions)
-    workloads = _gauge("workloads", "Workloads the last run listed, by triage state.", ["state"])
-    for state, count in sorted(run.workloads.items()):
-        workloads.add_metric([state], count)
-    out.append(workloads)
-    single(
-        "record_failures",
-        "Records (annotations) the last run could not write; the next run retries them.",
-        run.record_failures,
-    )
-    single(
-        "oldest_pending_age_seconds",
-        "Age since completion of the oldest Completed Workload still waiting for its PR after "
-        "the last run (0: none waits).",
-        run.oldest_pending_age_s,
-    )
-    waiting = _gauge(
-        "waiting_workloads",
-        "Completed Workloads still waiting after the last run, by why (too-young, deferred, "
-        "failed, not-reached, unsettled) and the decision's reason.",
-        ["why", "reason"],
-    )
-    for (why, reason), count in sorted(run.waiting.items()):
-        waiting.add_metric([why, reason], count)
-    out.append(waiting)
-    return out + _api_calls(run)
+
+def _what_it_did(run: RunFacts) -> list[Metric]:
+    """The decisions, Workloads and backlog of a run that did a pass."""
+    return [
+        _labelled(
+            "decisions",
+            "Branch decisions of the last run, by outcome and reason.",
+            ["outcome", "reason"],
+            run.decisions,
+        ),
+        _labelled(
+            "workloads", "Workloads the last run listed, by triage state.", ["state"], run.workloads
+        ),
+        _single(
+            "record_failures",
+            "Records (annotations) the last run could not write; the next run retries them.",
+            run.record_failures,
+        ),
+        _single(
+            "oldest_pending_age_seconds",
+            "Age since completion of the oldest Completed Workload still waiting for its PR "
+            "after the last run (0: none waits).",
+            run.oldest_pending_age_s,
+        ),
+        _labelled(
+            "waiting_workloads",
+            "Completed Workloads still waiting after the last run, by why (too-young, "
+            "deferred, failed, not-reached, unsettled) and the decision's reason.",
+            ["why", "reason"],
+            run.waiting,
+        ),
+    ]
 
 
 def _api_calls(run: RunFacts) -> list[Metric]:

@@ -153,7 +153,7 @@ class Sweep:
         known = self.learner.learn(candidates)
         for item in planned:
             self.beat()
-            self.finish(item, known)
+            self.act_on(item, known)
             self.progress.decided += 1
             self.progress.tick("act")
         self.progress.tick("act", batch_done=True)
@@ -162,7 +162,7 @@ class Sweep:
         self.progress.learned += branches
         self.progress.tick("learn", batch_done=True)
 
-    def finish(self, item: Planned, known: Mapping[Lookup, Known]) -> None:
+    def act_on(self, item: Planned, known: Mapping[Lookup, Known]) -> None:
         """Decide and act on one Workload, record it, report it; its failures stay its own.
 
         A stop request during its writes ends it early: what was done is still recorded
