@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sweeper.lock import held_by_other
-from sweeper.permissions import FOREMAN_GROUP, PERMISSIONS
+from sweeper.model import GROUP
+from sweeper.permissions import PERMISSIONS
 from sweeper.settings import Settings
 
 if TYPE_CHECKING:  # plain data the probes return; no I/O comes with the names
@@ -58,7 +59,7 @@ NEEDED_PERMISSIONS = "Contents: read, Pull requests: read and write, Metadata: r
 
 # What a run does without a permission it can do without; every other one it needs.
 WITHOUT: Mapping[tuple[str, str], str] = {
-    (FOREMAN_GROUP, "agents"): "draft or ready follows the sweeper's own default",
+    (GROUP, "agents"): "draft or ready follows the sweeper's own default",
     ("", "events"): "no Event records a PR (the Workload's annotation still does)",
     ("", "namespaces"): "a --namespace that does not exist reads as an empty one",
 }
@@ -88,7 +89,7 @@ class Access:
 class ClusterFacts:
     server: str = ""
     error: str = ""  # the cluster could not be reached or asked at all
-    group_version: str = f"{FOREMAN_GROUP}/v1alpha1"
+    group_version: str = f"{GROUP}/v1alpha1"
     served: frozenset[str] | None = None  # Foreman's resources; None: no such group version
     access: tuple[Access, ...] = ()
     namespaces: tuple[tuple[str, bool | None], ...] = ()  # --namespace: exists (None: unknown)
@@ -306,7 +307,7 @@ def _swept() -> list[tuple[str, str]]:
 
 
 def crds(c: ClusterFacts, at: str) -> Row:
-    wanted = [r for g, r in _swept() if g == FOREMAN_GROUP]
+    wanted = [r for g, r in _swept() if g == GROUP]
     if c.served is None:
         return Row(
             "cluster",
@@ -314,11 +315,11 @@ def crds(c: ClusterFacts, at: str) -> Row:
             f"the cluster{at} does not serve {c.group_version}: install Foreman's CRDs",
         )
     absent = [r for r in wanted if r not in c.served]
-    needed = [r for r in absent if (FOREMAN_GROUP, r) not in WITHOUT]
+    needed = [r for r in absent if (GROUP, r) not in WITHOUT]
     if needed:
         return Row("cluster", FAIL, f"{c.group_version} does not serve {', '.join(needed)}{at}")
     if absent:
-        without = "; ".join(WITHOUT[(FOREMAN_GROUP, r)] for r in absent)
+        without = "; ".join(WITHOUT[(GROUP, r)] for r in absent)
         return Row(
             "cluster",
             WARN,

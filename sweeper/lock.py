@@ -21,6 +21,9 @@ from typing import Any, Protocol
 from sweeper.errors import AlreadyExists, Conflict, KubeError
 from sweeper.fields import parse_stamp
 
+# The Lease's name unless --lock-name says otherwise; the RBAC Role grants only it.
+LEASE_NAME = "foreman-pr-sweeper"
+
 
 class LeaseStore(Protocol):
     def read_lease(self, namespace: str, name: str) -> dict[str, Any] | None: ...

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FOREMAN_GROUP = "foreman.llmkube.dev"
-LEASE_NAME = "foreman-pr-sweeper"
+from sweeper.lock import LEASE_NAME
+from sweeper.model import GROUP
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,10 @@ class Permission:
 
 
 PERMISSIONS: tuple[Permission, ...] = (
-    Permission(FOREMAN_GROUP, "workloads", frozenset({"get", "list", "patch"})),
-    Permission(FOREMAN_GROUP, "agentictasks", frozenset({"list"})),
+    Permission(GROUP, "workloads", frozenset({"get", "list", "patch"})),
+    Permission(GROUP, "agentictasks", frozenset({"list"})),
     # The reviewer Agent's spec.openPullRequestsAsDraft: one list per namespace per run.
-    Permission(FOREMAN_GROUP, "agents", frozenset({"get", "list"})),
+    Permission(GROUP, "agents", frozenset({"get", "list"})),
     Permission("", "events", frozenset({"create"})),
     # Each --namespace is looked up once at start-up: one that does not exist is a warning.
     Permission("", "namespaces", frozenset({"get"})),

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from sweeper import values as v
 from sweeper.credentials import AppCredentials, credentials
 from sweeper.fields import InvalidInput, parse_repo
+from sweeper.lock import LEASE_NAME
 from sweeper.values import ConfigError, Given, Invalid, check, each, optional, unique
 
 __all__ = [
@@ -76,7 +77,7 @@ class Raw:
     pushgateway_url: Given[str | None] = _NONE
     page_size: Given[str] = Given("500")
     lock_namespace: Given[str | None] = _NONE
-    lock_name: Given[str] = Given("foreman-pr-sweeper")
+    lock_name: Given[str] = Given(LEASE_NAME)
     no_lock: Given[str] = Given("false")
     kubeconfig: Given[str | None] = _NONE
     log_format: Given[str] = Given("auto")

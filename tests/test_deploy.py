@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from sweeper.cli import settings_from
-from sweeper.permissions import LEASE_NAME, PERMISSIONS
+from sweeper.lock import LEASE_NAME
+from sweeper.permissions import PERMISSIONS
 from tests.real.tools import kubectl_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
