@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sweeper.acting import Effects
+from sweeper.acts.writing import Effects
 from sweeper.core import Decision, merged_records, settles
 from sweeper.errors import Conflict, KubeError, NotFound
 from sweeper.model import SETTLED_ANNOTATION, Workload, parse_workload

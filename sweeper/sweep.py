@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from functools import partial
 
 from sweeper import __version__
-from sweeper.acting import Actor, Effects
+from sweeper.acting import Actor
+from sweeper.acts.writing import Effects
 from sweeper.backlog import FAILED, waits_for
 from sweeper.budget import Budget
 from sweeper.core import Candidate, Decision, Policy

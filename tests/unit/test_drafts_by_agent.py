@@ -232,7 +232,7 @@ def test_refresh_never_marks_a_policy_draft_ready() -> None:
 def test_the_detail_says_draft_in_the_mood_of_the_act(outcome: str, said: str | None) -> None:
     """A dry run says it *would* open a draft; an adopted PR was not opened by policy at
     all (before: every decision of the branch said "opened as a draft")."""
-    from sweeper.acting import _decision
+    from sweeper.acts.decisions import decision as _decision
     from sweeper.outcomes import Outcome, Reason
 
     kube = FakeKube({"reviewer": agent_obj("reviewer", True)})
