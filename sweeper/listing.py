@@ -12,7 +12,7 @@ from sweeper.core import Policy, triage
 from sweeper.model import SKIP_ANNOTATION, InvalidInput, Workload, as_mapping, parse_workload
 from sweeper.outcomes import WorkloadSkip
 from sweeper.ports import KubePort
-from sweeper.report import Log, Summary
+from sweeper.runlog import Log, Summary
 from sweeper.settings import Settings
 
 

@@ -16,7 +16,7 @@ from sweeper.errors import Forbidden, KubeError, Refused, Unavailable
 from sweeper.model import Agent, InvalidInput, Workload, parse_agent
 from sweeper.outcomes import Outcome, Reason
 from sweeper.ports import KubePort
-from sweeper.report import Log
+from sweeper.runlog import Log
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from sweeper.model import (
     render_records,
 )
 from sweeper.ports import KubePort
-from sweeper.report import Log, Summary
+from sweeper.runlog import Log, Summary
 
 
 class Recorder:

@@ -26,7 +26,7 @@ from sweeper.errors import Forbidden, Unavailable
 from sweeper.model import Agent, parse_workload
 from sweeper.outcomes import Outcome, Reason
 from sweeper.planning import DraftPolicy, Planned
-from sweeper.report import configure
+from sweeper.runlog import configure
 from tests.fixtures.foreman import issue_pipeline, workload
 
 POLICY = Policy(min_age=timedelta(minutes=10))

@@ -20,7 +20,7 @@ from sweeper.listing import pending
 from sweeper.lock import RunLock
 from sweeper.model import RECORD_ANNOTATION, parse_workload
 from sweeper.planning import plan_window
-from sweeper.report import Summary, configure
+from sweeper.runlog import Summary, configure
 from tests.fixtures.foreman import issue_pipeline, workload
 
 POLICY = Policy(min_age=timedelta(minutes=10))
