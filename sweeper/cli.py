@@ -19,7 +19,7 @@ from sweeper.flags import PROG, Done, UsageError, parser, read_raw, refusal_form
 from sweeper.github import GitHub, GitHubError, Transient, Unauthorized
 from sweeper.metrics import Metrics, Pushgateway
 from sweeper.ports import KubePort
-from sweeper.report import Log, Summary, configure
+from sweeper.runlog import Log, Summary, configure
 from sweeper.settings import ConfigError, Raw, Settings, build
 from sweeper.stopping import Stop
 from sweeper.sweep import finish, run_sweep
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     code = EXIT_OK
     try:
         if args[:1] == ["report"]:
-            from sweeper.readout import main as report  # reads a log; needs no cluster or token
+            from sweeper.report.cli import main as report  # reads a log; needs no cluster or token
 
             code = report(args[1:], sys.stdin, sys.stdout)
         elif args[:1] == ["check"]:

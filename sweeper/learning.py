@@ -18,7 +18,7 @@ from sweeper.github import GitHubError, GraphQLUnavailable, RateLimited
 from sweeper.lookups import Lookup, Unanswered, View
 from sweeper.outcomes import Reason
 from sweeper.ports import GitHubPort
-from sweeper.report import Log
+from sweeper.runlog import Log
 
 
 @dataclass(frozen=True)

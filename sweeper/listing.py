@@ -14,7 +14,7 @@ from sweeper.fields import InvalidInput, as_mapping
 from sweeper.model import SKIP_ANNOTATION, Workload, parse_workload
 from sweeper.outcomes import WorkloadSkip
 from sweeper.ports import KubePort
-from sweeper.report import Log, Summary
+from sweeper.runlog import Log, Summary
 from sweeper.settings import Settings
 
 

@@ -32,7 +32,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from sweeper.budget import Bucket
-from sweeper.report import Log
+from sweeper.runlog import Log
 
 JOB = "foreman-pr-sweeper"
 PREFIX = "foreman_pr_sweeper_"

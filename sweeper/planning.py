@@ -18,7 +18,7 @@ from sweeper.fields import InvalidInput
 from sweeper.model import Agent, Workload, parse_agent
 from sweeper.outcomes import Outcome, Reason
 from sweeper.ports import KubePort
-from sweeper.report import Log
+from sweeper.runlog import Log
 from sweeper.verdicts import draft_choice
 
 

@@ -10,7 +10,7 @@ from sweeper.errors import Conflict, KubeError, NotFound
 from sweeper.model import SETTLED_ANNOTATION, Workload, parse_workload
 from sweeper.ports import KubePort
 from sweeper.records import RECORD_ANNOTATION, render_records
-from sweeper.report import Log, Summary
+from sweeper.runlog import Log, Summary
 
 
 class Recorder:

@@ -33,7 +33,7 @@ from sweeper.outcomes import Outcome
 from sweeper.planning import DraftPolicy, Planned, plan_window
 from sweeper.ports import GitHubPort, KubePort
 from sweeper.recording import Recorder
-from sweeper.report import (
+from sweeper.runlog import (
     Log,
     Progress,
     Summary,

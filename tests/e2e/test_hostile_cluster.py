@@ -22,7 +22,7 @@ from sweeper.cli import settings_from
 from sweeper.github import GitHub
 from sweeper.kube import connect
 from sweeper.records import RECORD_ANNOTATION
-from sweeper.report import configure
+from sweeper.runlog import configure
 from sweeper.stopping import Stop
 from sweeper.sweep import run_sweep
 from tests.e2e.harness import World

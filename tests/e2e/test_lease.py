@@ -18,7 +18,7 @@ import pytest
 from sweeper.cli import settings_from
 from sweeper.github import GitHub
 from sweeper.kube import connect
-from sweeper.report import configure
+from sweeper.runlog import configure
 from sweeper.sweep import run_sweep
 from tests.e2e.harness import World
 

@@ -29,7 +29,7 @@ from sweeper.errors import KubeError
 from sweeper.github import GitHub, GitHubError
 from sweeper.kube import connect
 from sweeper.metrics import Metrics, RunFacts
-from sweeper.report import Summary, configure
+from sweeper.runlog import Summary, configure
 from sweeper.settings import Raw, Settings, Tunables, build
 from sweeper.stopping import Stop
 from sweeper.sweep import finish, run_sweep

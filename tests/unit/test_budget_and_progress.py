@@ -8,7 +8,7 @@ import pytest
 
 from sweeper.budget import ALL, Bucket, Budget
 from sweeper.outcomes import Reason
-from sweeper.report import Progress, Summary
+from sweeper.runlog import Progress, Summary
 
 
 def test_a_stop_holds_its_bucket_only() -> None:

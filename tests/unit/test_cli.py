@@ -120,7 +120,7 @@ def test_a_closed_stdout_swallows_the_log_not_the_run() -> None:
 
 def test_report_on_a_terminal_says_how_to_use_it(capsys: pytest.CaptureFixture[str]) -> None:
     """`report` with no FILE and a terminal as input waited silently: now usage, exit 2."""
-    from sweeper.readout import main as report
+    from sweeper.report.cli import main as report
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -132,7 +132,7 @@ def test_report_on_a_terminal_says_how_to_use_it(capsys: pytest.CaptureFixture[s
 
 def test_report_reads_an_explicit_dash_even_from_a_terminal(tmp_path: Path) -> None:
     """`report -` is asked for: it reads standard input, terminal or not."""
-    from sweeper.readout import main as report
+    from sweeper.report.cli import main as report
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

@@ -19,7 +19,7 @@ from sweeper.model import Agent, parse_workload
 from sweeper.outcomes import Outcome, Reason
 from sweeper.planning import DraftPolicy, Planned
 from sweeper.remote import decide_remote, refresh_plan
-from sweeper.report import configure
+from sweeper.runlog import configure
 from sweeper.verdicts import draft_choice
 from tests.fixtures.foreman import issue_pipeline, workload
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sweeper.report import configure
+from sweeper.runlog import configure
 
 TOKEN = "ghp_0123456789abcdefghijklmnopqrstuvwxyz"
 # An OSC 8 hyperlink: on a terminal, "click" becomes a live link to evil.example.

@@ -21,7 +21,11 @@ from typing import Any
 
 import pytest
 
-from sweeper.readout import Log, main, next_step, parse, parse_text, render, visible
+from sweeper.report.cli import main, render
+from sweeper.report.model import ParsedLog
+from sweeper.report.parse import parse, parse_text
+from sweeper.report.steps import next_step
+from sweeper.report.text import visible
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "tests" / "fixtures" / "logs"
@@ -107,7 +111,7 @@ def test_the_backfill_report_shows_what_an_operator_needs() -> None:
 # ---------------------------------------------------------------- parsing edge cases
 
 
-def report(log: Log, fmt: str = "text") -> str:
+def report(log: ParsedLog, fmt: str = "text") -> str:
     """The rendering; text with its line wrapping undone, so phrases can be looked for."""
     out = render(log, fmt)
     return " ".join(out.split()) if fmt == "text" else out
@@ -485,7 +489,7 @@ def test_main_help_and_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_a_log_object_is_a_plain_dataclass() -> None:
-    assert isinstance(parse([]), Log) and parse([]).runs == []
+    assert isinstance(parse([]), ParsedLog) and parse([]).runs == []
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from sweeper.lock import RunLock
 from sweeper.model import parse_workload
 from sweeper.planning import plan_window
 from sweeper.records import RECORD_ANNOTATION
-from sweeper.report import Summary, configure
+from sweeper.runlog import Summary, configure
 from tests.fixtures.foreman import issue_pipeline, workload
 
 POLICY = Policy(min_age=timedelta(minutes=10))

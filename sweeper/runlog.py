@@ -1,4 +1,5 @@
-"""Report: structlog configured once, one JSON object per line on stdout, and the tally."""
+"""The run's log: structlog configured once, one JSON object per line on stdout (secrets
+redacted, text terminal-safe), the Summary tally and the Progress heartbeat."""
 
 from __future__ import annotations
 
