@@ -314,3 +314,17 @@ def test_help_and_readme_say_events_are_only_for_changes() -> None:
     for reason in ("PullRequestOpened", "PullRequestUpdated", "PullRequestWithdrawn"):
         assert f"`{reason}`" in reference()
     assert "`RecordFailed`" in reference()
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_within_the_readme_points_at_a_heading() -> None:
+    """Sections moved: every `](#anchor)` still lands on a heading of the README."""
+    text = (ROOT / "README.md").read_text()
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    anchors = {_slug(h) for h in re.findall(r"^#{1,6} (.+)$", prose, re.M)}
+    links = set(re.findall(r"\]\(#([^)]+)\)", prose))
+    assert links and links <= anchors, links - anchors
