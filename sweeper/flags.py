@@ -24,9 +24,11 @@ Open the missing pull requests of Completed LLMKube Foreman Workloads, exactly o
 
 Lists Completed Workloads without a recorded PR, matches each issue to its reviewed,
 pushed branch, and opens every missing PR in one idempotent pass; records each PR in
-the annotation pr-sweeper.foreman.llmkube.dev/pull-requests and as an Event. A PR the
-sweeper wrote for an older review of its branch is refreshed, not duplicated; with
---draft-on-request-changes, a review that requested changes gets a draft PR.
+the annotation pr-sweeper.foreman.llmkube.dev/pull-requests, and emits an Event on the
+Workload only for a PR it opened, updated or withdrew (and for a record it could not
+write). A PR the sweeper wrote for an older review of its branch is refreshed, not
+duplicated; with --draft-on-request-changes, a review that requested changes gets a
+draft PR.
 """
 
 EPILOG = """\
