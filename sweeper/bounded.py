@@ -32,11 +32,11 @@ _OPEN = frozenset(b"[{")
 Data = bytes | bytearray
 
 
-class Refused(ValueError):
+class Undecodable(ValueError):
     """Content refused before decoding; the message says what was wrong."""
 
 
-class NotJson(Refused):
+class NotJson(Undecodable):
     """Within the caps, but not JSON at all."""
 
 
@@ -76,13 +76,13 @@ def depth_of(data: Data) -> int:
 
 
 def loads(data: Data | str, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
-    """JSON text decoded, or Refused when it is too big, too deep or not JSON."""
+    """JSON text decoded, or Undecodable when it is too big, too deep or not JSON."""
     raw = data.encode() if isinstance(data, str) else data
     if len(raw) > max_bytes:
-        raise Refused(f"{len(raw):,} bytes, more than the {max_bytes:,}-byte cap")
+        raise Undecodable(f"{len(raw):,} bytes, more than the {max_bytes:,}-byte cap")
     depth = depth_of(raw)
     if depth > max_depth:
-        raise Refused(f"nested {depth} levels deep, more than {max_depth}")
+        raise Undecodable(f"nested {depth} levels deep, more than {max_depth}")
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as err:
@@ -101,7 +101,7 @@ class Page:
 
 def split_list(data: Data) -> Page:
     """A list answer (`{"items": [...], "metadata": {...}, ...}`), split without decoding
-    its items. Refused if it is no such answer."""
+    its items. Undecodable if it is no such answer."""
     depth = 0
     items: tuple[int, int] | None = None
     spans: list[Span] = []
@@ -129,11 +129,11 @@ def split_list(data: Data) -> Page:
             items = (items[0], at + 1)
         depth -= 1
     if depth != 0 or (items is not None and items[1] < 0):
-        raise Refused("the list answer is not valid JSON (unbalanced brackets)")
+        raise Undecodable("the list answer is not valid JSON (unbalanced brackets)")
     rest = data if items is None else data[: items[0]] + b"[]" + data[items[1] :]
     envelope = loads(rest, max(len(rest), 1))
     if not isinstance(envelope, dict):
-        raise Refused("the list answer is not a JSON object")
+        raise Undecodable("the list answer is not a JSON object")
     return Page(envelope, spans, items)
 
 
@@ -202,7 +202,7 @@ def _unreadable(data: Data, span: Span, why: str) -> Unreadable:
     if span.metadata is not None:
         try:
             meta = loads(data[span.metadata[0] : span.metadata[1]], _METADATA_BYTES)
-        except Refused:
+        except Undecodable:
             meta = None
     meta = meta if isinstance(meta, dict) else {}
 

@@ -54,7 +54,7 @@ def parse_records(raw: Any) -> dict[RecordKey, Record]:
         data = bounded.loads(raw, MAX_RECORDS_BYTES)
     except bounded.NotJson:
         return {}
-    except bounded.Refused as err:
+    except bounded.Undecodable as err:
         raise InvalidInput(f"annotation {RECORD_ANNOTATION} is {err}") from None
     if not isinstance(data, dict):
         return {}

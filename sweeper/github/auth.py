@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 
 from sweeper.fields import as_mapping, parse_stamp
-from sweeper.github.transport import AppNotInstalled, GitHubError, NotFound, PermissionDenied
+from sweeper.github.transport import AppNotInstalled, GitHubError, GitHubNotFound, PermissionDenied
 from sweeper.settings import AppCredentials, Tunables
 
 if TYPE_CHECKING:  # only `transport` sends: the others just read its answers
@@ -166,7 +166,7 @@ class Auth:
         if owner not in self._installs:
             try:
                 body = self.app_call("GET", f"{self.api_url}/repos/{repo}/installation")
-            except NotFound:
+            except GitHubNotFound:
                 self._installs[owner] = None
             else:
                 found = body.get("id") if isinstance(body, Mapping) else None

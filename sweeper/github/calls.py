@@ -20,8 +20,8 @@ from sweeper.github.auth import Auth
 from sweeper.github.limits import Limits
 from sweeper.github.transport import (
     GitHubError,
+    GitHubNotFound,
     GraphQLUnavailable,
-    NotFound,
     PermissionDenied,
     QueryTooBig,
     Transient,
@@ -194,7 +194,7 @@ class Caller:
                     "POST", self._graphql, json=payload, kind="graphql", cost=cost, repo=repo
                 )
                 return json_of(response)
-            except (PermissionDenied, NotFound) as err:  # a 401 is no refusal of GraphQL
+            except (PermissionDenied, GitHubNotFound) as err:  # a 401 is no refusal of GraphQL
                 raise GraphQLUnavailable(str(err), err.status) from None
             except Transient as err:
                 if err.status in (502, 504):

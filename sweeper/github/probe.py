@@ -16,7 +16,7 @@ from sweeper.fields import as_mapping
 from sweeper.github.auth import lacking, owner_of
 from sweeper.github.calls import Caller
 from sweeper.github.limits import iso
-from sweeper.github.transport import GitHubError, NotFound, json_of
+from sweeper.github.transport import GitHubError, GitHubNotFound, json_of
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def _installation(caller: Caller, path: str, repo: str, owner: str) -> Installat
     url = caller.api_url + path
     try:
         body = as_mapping(json_of(caller.request("GET", url, kind="auth", cost=0, as_app=True)))
-    except NotFound:
+    except GitHubNotFound:
         return InstallationProbe(repo, owner, installed=False)
     found = body.get("id")
     granted = {

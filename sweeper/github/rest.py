@@ -18,9 +18,9 @@ from sweeper.core import Pull
 from sweeper.fields import as_mapping
 from sweeper.github.calls import Caller
 from sweeper.github.transport import (
-    Conflict,
+    GitHubConflict,
     GitHubError,
-    NotFound,
+    GitHubNotFound,
     RepoUnreachable,
     graphql_error,
     json_of,
@@ -83,9 +83,9 @@ class Rest:
                 body = self._call.send(
                     "GET", f"/repos/{repo}/git/ref/{quote('heads/' + branch, safe='')}"
                 )
-            except Conflict:
+            except GitHubConflict:
                 return None  # an empty repository: no branch at all
-            except NotFound:  # no such ref, or no such repository: GitHub says 404 to both
+            except GitHubNotFound:  # no such ref, or no such repository: GitHub says 404 to both
                 self._must_exist(repo)
                 return None
             return _ref_sha(body)
@@ -103,16 +103,16 @@ class Rest:
                 sha = _ref_sha(item)
                 if isinstance(ref, str) and ref.startswith("refs/heads/") and sha:
                     heads[ref.removeprefix("refs/heads/")] = sha
-        except Conflict:
+        except GitHubConflict:
             pass  # an empty repository: no branches
-        except NotFound:  # a listing of a repository that is there is never 404
+        except GitHubNotFound:  # a listing of a repository that is there is never 404
             raise RepoUnreachable(repo) from None
         return heads
 
     def _must_exist(self, repo: str) -> None:
         try:
             self.default_branch(repo)
-        except NotFound:
+        except GitHubNotFound:
             raise RepoUnreachable(repo) from None
 
     def pulls_for_head(self, repo: str, head: str) -> list[Pull]:
@@ -120,14 +120,14 @@ class Rest:
         params = {"state": "all", "head": head, "per_page": PER_PAGE}
         try:
             items = list(self._call.pages(f"/repos/{repo}/pulls", params))
-        except NotFound:  # a listing: only the repository can be missing
+        except GitHubNotFound:  # a listing: only the repository can be missing
             raise RepoUnreachable(repo) from None
         return [p for p in map(parse_pull, items) if p is not None]
 
     def commit_message(self, repo: str, ref: str) -> str | None:
         try:
             body = self._call.send("GET", f"/repos/{repo}/commits/{quote(ref, safe='')}")
-        except NotFound:
+        except GitHubNotFound:
             return None
         message = body.get("commit", {}).get("message") if isinstance(body, Mapping) else None
         return message if isinstance(message, str) else None

@@ -52,11 +52,11 @@ class PermissionDenied(GitHubError):
     reason = Reason.PERMISSION_DENIED
 
 
-class NotFound(GitHubError):
+class GitHubNotFound(GitHubError):
     pass
 
 
-class RepoUnreachable(NotFound):
+class RepoUnreachable(GitHubNotFound):
     """The repository is gone, or the token may not see it: not a missing branch."""
 
     reason = Reason.REPO_UNREACHABLE
@@ -65,7 +65,7 @@ class RepoUnreachable(NotFound):
         super().__init__(f"{repo}: repository not found or not visible to the token", 404)
 
 
-class Conflict(GitHubError):
+class GitHubConflict(GitHubError):
     """409: on git refs, an empty repository (one with no branch at all)."""
 
 
@@ -226,9 +226,9 @@ def error_for(
     if status == 403:
         return PermissionDenied(message, status)
     if status == 404:
-        return NotFound(message, status)
+        return GitHubNotFound(message, status)
     if status == 409:
-        return Conflict(message, status)
+        return GitHubConflict(message, status)
     if status == 422:
         kind, text = classify_422(body)
         return ValidationFailed(f"{where}: {text}", kind)

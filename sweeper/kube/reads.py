@@ -40,7 +40,7 @@ def _decode_page(what: str, data: bytearray, cap: int) -> tuple[Iterator[Item], 
     """A list page's items (each within the caps, else Unreadable) and its continue token."""
     try:
         page = bounded.split_list(data)
-    except bounded.Refused as err:
+    except bounded.Undecodable as err:
         raise Unavailable(f"{what}: {err}") from None
     token = (page.envelope.get("metadata") or {}).get("continue")
     items = bounded.decode_items(data, page, cap)

@@ -91,7 +91,7 @@ def _error(err: Exception, what: str) -> KubeError:
             body = bounded.loads(err.body or "{}", 64 * 1024)
             reason = str(body.get("reason") or "")
             message = str(body.get("message") or err.reason)
-        except (bounded.Refused, AttributeError):
+        except (bounded.Undecodable, AttributeError):
             message = str(err.reason)
         status = int(err.status or 0)
         wait = _retry_after(err)
@@ -234,7 +234,7 @@ class KubeTransport:
             obj = bounded.loads(data, cap)
         except TooBig:
             raise Refused(f"{what}: more than the {cap:,}-byte cap") from None
-        except bounded.Refused as err:
+        except bounded.Undecodable as err:
             raise Refused(f"{what}: {err}") from None
         return obj if isinstance(obj, dict) else {}
 

@@ -314,19 +314,7 @@ def readout(run: Run, later: bool = False) -> Readout:
         ),
         right=frozenset({1}),
     )
-    notices = Table(
-        ("level", "event", "where", "message"),
-        tuple(
-            (
-                (Val(n.level),),
-                (Val(n.event),),
-                (Val(n.where),) if n.where else ("-",),
-                (Val(n.text),) if n.text else ("-",),
-            )
-            for n in run.notices[:NOTICES_SHOWN]
-        ),
-        wrap=3,
-    )
+    notices = _notices(run)
     quota, calls = _quota(run)
     total = sum(counts.values())
     return Readout(
@@ -381,3 +369,20 @@ def preamble(log: ParsedLog) -> tuple[Msg, ...]:
             ("the last line is cut off (no newline, not JSON): the log was still being written",)
         )
     return tuple(out)
+
+
+def _notices(run: Run) -> Table:
+    """The warnings and errors a run logged, the first NOTICES_SHOWN of them."""
+    return Table(
+        ("level", "event", "where", "message"),
+        tuple(
+            (
+                (Val(n.level),),
+                (Val(n.event),),
+                (Val(n.where),) if n.where else ("-",),
+                (Val(n.text),) if n.text else ("-",),
+            )
+            for n in run.notices[:NOTICES_SHOWN]
+        ),
+        wrap=3,
+    )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sweeper import bounded
-from sweeper.bounded import NotJson, Refused, Unreadable, decode_items, depth_of, split_list
+from sweeper.bounded import NotJson, Undecodable, Unreadable, decode_items, depth_of, split_list
 from sweeper.fields import InvalidInput
 from sweeper.model import MAX_ISSUES, MAX_PIPELINE_STEPS, parse_workload
 from sweeper.records import RECORD_ANNOTATION, parse_records
@@ -63,9 +63,9 @@ def test_loads_refuses_too_big_too_deep_and_not_json() -> None:
     """loads() never hands a RecursionError or a huge structure to its caller."""
     deep = "[" * 3000 + "]" * 3000
     assert depth_of(deep.encode()) == 3000
-    with pytest.raises(Refused, match="nested 3000 levels deep"):
+    with pytest.raises(Undecodable, match="nested 3000 levels deep"):
         bounded.loads(deep, 1_000_000)
-    with pytest.raises(Refused, match="more than the 10-byte cap"):
+    with pytest.raises(Undecodable, match="more than the 10-byte cap"):
         bounded.loads("[1, 2, 3, 4, 5]", 10)
     with pytest.raises(NotJson):
         bounded.loads("{not json", 100)

@@ -18,7 +18,7 @@ from sweeper.budget import ALL, Bucket
 from sweeper.github import (
     GitHub,
     GitHubError,
-    NotFound,
+    GitHubNotFound,
     PermissionDenied,
     RateLimited,
     Rejection,
@@ -387,7 +387,7 @@ def test_writes_are_paced(gh: GitHub, clock: Clock, github_mock: responses.Reque
             PermissionDenied,
             id="permission",
         ),
-        pytest.param(404, {"message": "Not Found"}, {}, NotFound, id="404"),
+        pytest.param(404, {"message": "Not Found"}, {}, GitHubNotFound, id="404"),
     ],
 )
 def test_error_mapping(

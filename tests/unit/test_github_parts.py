@@ -12,8 +12,8 @@ from sweeper.budget import ALL, Bucket
 from sweeper.github.auth import Auth, lacking
 from sweeper.github.limits import Limits
 from sweeper.github.transport import (
-    Conflict,
-    NotFound,
+    GitHubConflict,
+    GitHubNotFound,
     PermissionDenied,
     QueryTooBig,
     RateLimited,
@@ -52,9 +52,14 @@ SECONDARY = {"message": "You have exceeded a secondary rate limit."}
             401, {"message": "Bad credentials"}, {}, Unauthorized, "bad-credentials", id="401"
         ),
         pytest.param(403, {"message": "no"}, {}, PermissionDenied, "permission-denied", id="403"),
-        pytest.param(404, {"message": "Not Found"}, {}, NotFound, "github-error", id="404"),
+        pytest.param(404, {"message": "Not Found"}, {}, GitHubNotFound, "github-error", id="404"),
         pytest.param(
-            409, {"message": "Git Repository is empty."}, {}, Conflict, "github-error", id="409"
+            409,
+            {"message": "Git Repository is empty."},
+            {},
+            GitHubConflict,
+            "github-error",
+            id="409",
         ),
         pytest.param(
             422, {"message": "Validation Failed"}, {}, ValidationFailed, "github-error", id="422"
