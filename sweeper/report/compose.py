@@ -74,30 +74,31 @@ def _settings(run: Run) -> tuple[Msg, ...]:
     return tuple(out)
 
 
+def _cut_short(
+    title: str, words: tuple[str, str], why: tuple[str | None, str | None]
+) -> tuple[Msg, Msg]:
+    """The title and verdict of a run refused or aborted: its reason and detail, quoted."""
+    reason, detail = why
+    return (
+        (title,),
+        (words[0], Val(reason or "no reason"), words[1], Val(detail or "(no detail)")),
+    )
+
+
 def _verdict(run: Run) -> tuple[Msg, Msg]:
     """The run's title and what its ending means."""
     code = run.exit_code
     if run.config_error is not None:
-        reason, detail = run.config_error
-        return (
-            ("configuration error, exit 2",),
-            (
-                "refused before the pass (",
-                Val(reason or "no reason"),
-                "): nothing was done. ",
-                Val(detail or "(no detail)"),
-            ),
+        return _cut_short(
+            "configuration error, exit 2",
+            ("refused before the pass (", "): nothing was done. "),
+            run.config_error,
         )
     if run.aborted is not None:
-        reason, detail = run.aborted
-        return (
-            ("aborted, exit 1",),
-            (
-                "the pass stopped midway (",
-                Val(reason or "no reason"),
-                "); what it did stands and the next run continues. ",
-                Val(detail or "(no detail)"),
-            ),
+        return _cut_short(
+            "aborted, exit 1",
+            ("the pass stopped midway (", "); what it did stands and the next run continues. "),
+            run.aborted,
         )
     if run.terminated is not None:
         return (
