@@ -5,7 +5,7 @@ stand-ins (`python -m tests.fixtures.logs.record`); the reports in tests/fixture
 pin their layout. After a deliberate change of the layout (or a new recording):
 
     python -m tests.unit.test_readout --update
-    UPDATE_GOLDEN=1 python -m pytest tests/unit/test_readout.py       # the same
+    UPDATE_GOLDEN=1 python -m pytest tests/unit/test_readout.py       # writes, then fails
 """
 
 from __future__ import annotations
@@ -61,9 +61,10 @@ def update() -> None:
 @pytest.mark.parametrize("ext", sorted(FORMATS))
 @pytest.mark.parametrize("log", recorded(), ids=lambda p: p.stem)
 def test_recorded_log_renders_as_its_golden_report(log: Path, ext: str) -> None:
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden(log, ext).write_text(rendered(log, FORMATS[ext]), encoding="utf-8")
     path = golden(log, ext)
+    if os.environ.get("UPDATE_GOLDEN"):  # a rewritten golden proves nothing: never a pass
+        path.write_text(rendered(log, FORMATS[ext]), encoding="utf-8")
+        pytest.fail(f"wrote {path.name}: review the diff, then run again without UPDATE_GOLDEN")
     assert path.exists(), f"no golden report {path.name}: run `{UPDATE}`"
     expected = path.read_text(encoding="utf-8")
     got = rendered(log, FORMATS[ext])
