@@ -90,6 +90,11 @@ def next_step(outcome: str, reason: str, items: Sequence[LoggedDecision], run: R
         return ("the next run retries; look at the Workload: kubectl get workload -n NS NAME",)
     if reason == "record-failed":
         return ("the PRs stand; the next run adopts and records them by head",)
+    if reason == "cluster-error":
+        return (
+            "the next run retries; if it persists, `foreman-pr-sweeper check` names what the "
+            "cluster refuses (RBAC, the Agent CRD)",
+        )
     if outcome == "deferred":
         return ("the next run continues",)
     return ("the next run retries",)

@@ -498,3 +498,20 @@ if __name__ == "__main__":
         update()
     else:
         sys.exit(f"usage: {UPDATE}")
+
+
+def test_next_step_for_a_cluster_error_points_at_check() -> None:
+    """A branch failed by the cluster (an Agent the sweeper may not read) sends the
+    operator to `check`, not only to the next run."""
+    d = decision(outcome="failed", reason="cluster-error", detail="get agents: 403")
+    assert step("failed", "cluster-error", d) == (
+        "the next run retries; if it persists, `foreman-pr-sweeper check` names what the "
+        "cluster refuses (RBAC, the Agent CRD)"
+    )
+
+
+def test_an_agents_line_is_the_sweepers_own_notice() -> None:
+    """A warning from the Agent look-up (`agents.*`) is shown among the run's notices."""
+    warn = {"event": "agents.unreadable", "level": "warning", "detail": "agent coder: 403"}
+    log = parse(lines(STARTED, decision(), warn))
+    assert [(n.level, n.event) for n in log.runs[0].notices] == [("warning", "agents.unreadable")]
